@@ -1,0 +1,5 @@
+"""Every mapped class of identity-bridge, imported for Alembic."""
+
+
+def load_all() -> None:
+    """Import all model modules so Base.metadata is complete (none beyond the kit yet)."""

@@ -1,0 +1,6 @@
+"""Every mapped class of metrics, imported for Alembic."""
+
+
+def load_all() -> None:
+    """Import all model modules so Base.metadata is complete."""
+    from motcua_metrics.facts import models as _facts  # noqa: F401

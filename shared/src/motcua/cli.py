@@ -1,0 +1,238 @@
+"""The ``motcua`` command.
+
+    motcua up                 NATS + migrations + streams + seed + the five services
+    motcua serve SERVICE      run one service (what `up` starts, and what a container runs)
+    motcua migrate [SERVICE]  apply migrations
+    motcua streams provision|show
+    motcua dlq list|replay (SEQ... | --all)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import nats
+
+from motcua import streams as topology
+from motcua.config import MeshSettings
+from motcua.consumer import list_dead_letters, replay_dead_letter
+from motcua.migrate import upgrade
+from motcua.natsserver import NatsServer, port_open
+from motcua.registry import discover
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="motcua", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole mesh locally")
+    up.add_argument("--external-nats", action="store_true",
+                    help="use MOTCUA_NATS_URL instead of starting a nats-server")
+    up.add_argument("--no-seed", action="store_true", help="skip the sample data")
+
+    serve = sub.add_parser("serve", help="run one service")
+    serve.add_argument("service")
+
+    mig = sub.add_parser("migrate", help="apply database migrations")
+    mig.add_argument("service", nargs="?")
+
+    st = sub.add_parser("streams", help="JetStream topology")
+    st.add_argument("action", choices=["provision", "show"])
+
+    dlq = sub.add_parser("dlq", help="dead letters")
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("seq", nargs="*", type=int)
+    dlq.add_argument("--all", action="store_true")
+
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        return _up(args)
+    if args.command == "serve":
+        return _serve(args.service)
+    if args.command == "migrate":
+        return _migrate(args.service)
+    if args.command == "streams":
+        return asyncio.run(_streams(args.action))
+    if args.command == "dlq":
+        return asyncio.run(_dlq(args.action, args.seq, args.all))
+    return 2
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def _migrate(only: str | None = None) -> int:
+    services = discover()
+    if only and only not in services:
+        _print(f"unknown service {only!r}; known: {', '.join(services)}")
+        return 2
+    for name, spec in services.items():
+        if only and name != only:
+            continue
+        url = spec.settings().resolved_database_url()
+        upgrade(spec.migrations_dir, url)
+        _print(f"migrated {name}")
+    return 0
+
+
+async def _streams(action: str) -> int:
+    mesh = MeshSettings()
+    nc = await nats.connect(mesh.nats_url, connect_timeout=3, max_reconnect_attempts=1)
+    try:
+        js = nc.jetstream()
+        if action == "provision":
+            for line in await topology.provision(js, mesh.province):
+                _print(line)
+        else:
+            _print(f"topology version {topology.TOPOLOGY_VERSION}, province {mesh.province}")
+            for row in await topology.describe(js, mesh.province):
+                _print(json.dumps(row, ensure_ascii=False))
+    finally:
+        await nc.close()
+    return 0
+
+
+async def _dlq(action: str, seqs: list[int], replay_all: bool) -> int:
+    mesh = MeshSettings()
+    nc = await nats.connect(mesh.nats_url, connect_timeout=3, max_reconnect_attempts=1)
+    try:
+        js = nc.jetstream()
+        letters = await list_dead_letters(js, mesh.province)
+        if action == "list":
+            for letter in letters:
+                _print(json.dumps(letter.as_dict(), ensure_ascii=False))
+            _print(f"{len(letters)} dead letter(s)")
+            return 0
+        chosen = letters if replay_all else [x for x in letters if x.seq in set(seqs)]
+        if not chosen:
+            _print("nothing to replay (give sequence numbers or --all)")
+            return 1
+        for letter in chosen:
+            await replay_dead_letter(js, mesh.province, letter)
+            _print(f"replayed {letter.seq} to {letter.subject}")
+    finally:
+        await nc.close()
+    return 0
+
+
+def _serve(name: str) -> int:
+    import uvicorn
+
+    services = discover()
+    if name not in services:
+        _print(f"unknown service {name!r}; known: {', '.join(services)}")
+        return 2
+    spec = services[name]
+    settings = spec.settings()
+    app = spec.create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.resolved_port(), log_config=None,
+                access_log=False, timeout_graceful_shutdown=10)
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    mesh = MeshSettings()
+    data_dir = mesh.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, MOTCUA_DATA_DIR=str(data_dir))
+    nats_server: NatsServer | None = None
+    if not args.external_nats:
+        port = int(mesh.nats_url.rsplit(":", 1)[-1])
+        if port_open(port):
+            _print(f"port {port} is taken; set MOTCUA_NATS_URL to another port, "
+                   "or pass --external-nats to use the NATS listening there")
+            return 1
+        nats_server = NatsServer(data_dir / "nats", port, log_file=data_dir / "nats.log").start()
+        _print(f"nats-server   {nats_server.url}  (JetStream in {data_dir / 'nats'})")
+    env["MOTCUA_NATS_URL"] = nats_server.url if nats_server else mesh.nats_url
+    os.environ.update(env)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        _migrate()
+        asyncio.run(_streams("provision"))
+        services = discover()
+        if not args.no_seed:
+            for name, spec in services.items():
+                if spec.seed is not None:
+                    result = asyncio.run(spec.seed(spec.settings()))
+                    _print(f"seeded {name}: {result}")
+        logs = data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+
+        def _start(name: str) -> subprocess.Popen[bytes]:
+            out = open(logs / f"{name}.log", "ab")
+            return subprocess.Popen([sys.executable, "-m", "motcua.cli", "serve", name],
+                                    env=env, stdout=out, stderr=subprocess.STDOUT)
+
+        for name in services:
+            children[name] = _start(name)
+        ready = _wait_ready(services, timeout=60)
+        for name, spec in services.items():
+            port = spec.settings().resolved_port()
+            state = "ready" if ready.get(name) else "NOT READY (see logs)"
+            _print(f"{name:<15} http://{mesh.host}:{port}  docs /docs  [{state}]")
+        _print(f"logs in {logs}; Ctrl-C stops everything")
+        restarts: dict[str, float] = {}
+        while not stopping:
+            time.sleep(0.5)
+            for name, child in list(children.items()):
+                if child.poll() is not None and not stopping:
+                    # A crashed service comes back; its outbox and consumers resume.
+                    if time.monotonic() - restarts.get(name, 0) > 2:
+                        _print(f"{name} exited with {child.returncode}; restarting")
+                        restarts[name] = time.monotonic()
+                        children[name] = _start(name)
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in children.values():
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if nats_server is not None:
+            nats_server.stop()
+        _print("stopped")
+    return 0
+
+
+def _wait_ready(services: dict[str, Any], timeout: float) -> dict[str, bool]:
+    deadline = time.monotonic() + timeout
+    ready = dict.fromkeys(services, False)
+    with httpx.Client(timeout=2) as client:
+        while time.monotonic() < deadline and not all(ready.values()):
+            for name, spec in services.items():
+                if ready[name]:
+                    continue
+                port = spec.settings().resolved_port()
+                try:
+                    ready[name] = client.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.3)
+    return ready
+
+
+if __name__ == "__main__":
+    sys.exit(main())

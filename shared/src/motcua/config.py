@@ -1,0 +1,114 @@
+"""Settings read from the environment.
+
+Every service has its own settings class built by :func:`service_settings`, reading
+``MOTCUA_<SERVICE>_*`` first and then the mesh-wide ``MOTCUA_*`` variables, so one
+environment can describe the whole mesh (``MOTCUA_NATS_URL``) while each service keeps
+its own database (``MOTCUA_INTAKE_DATABASE_URL``) and port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORTS = {
+    "intake": 8101,
+    "workflow": 8102,
+    "payments": 8103,
+    "identity-bridge": 8104,
+    "metrics": 8105,
+}
+#: Our own NATS port for local runs, so `motcua up` never collides with a NATS on 4222.
+DEFAULT_NATS_PORT = 4322
+_PROVINCE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
+
+
+class MeshSettings(BaseSettings):
+    """Settings shared by the whole mesh (``MOTCUA_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./var")
+    province: str = Field("H56", description="Province level-1 code (Decision 20/2020), e.g. H56")
+    nats_url: str = f"nats://127.0.0.1:{DEFAULT_NATS_PORT}"
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("province")
+    @classmethod
+    def _province_code(cls, value: str) -> str:
+        if not _PROVINCE.match(value):
+            raise ValueError("province must look like a level-1 code such as H56")
+        return value
+
+
+class ServiceSettings(MeshSettings):
+    """Settings of one service; subclassed per service with its own env prefix."""
+
+    service: str = "service"
+    port: int = 0
+    database_url: str = ""
+    #: Outbox relay: rows claimed per batch and the idle poll (a commit wakes it at once).
+    relay_batch: int = 200
+    relay_idle_poll_s: float = 1.0
+    relay_max_backoff_s: float = 5.0
+    #: Consumers: deliveries before a message is dead-lettered, and the redelivery delays.
+    consumer_max_deliver: int = 5
+    consumer_backoff_s: list[float] = [1.0, 5.0, 15.0, 30.0, 60.0]
+    consumer_batch: int = 100
+    #: Largest request body accepted by JSON endpoints.
+    max_body_bytes: int = 1_048_576
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file per service in the data directory."""
+        if self.database_url:
+            return self.database_url
+        path = (self.data_dir / f"{self.service}.db").resolve()
+        return f"sqlite+aiosqlite:///{path}"
+
+    def resolved_port(self) -> int:
+        """The HTTP port, defaulting to the service's row in the port table."""
+        return self.port or DEFAULT_PORTS.get(self.service, 8100)
+
+
+def service_settings(service: str) -> type[ServiceSettings]:
+    """Build the settings class of ``service`` reading ``MOTCUA_<SERVICE>_*`` then ``MOTCUA_*``."""
+    prefix = "MOTCUA_" + service.upper().replace("-", "_") + "_"
+
+    class _Settings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix=prefix, extra="ignore")
+
+        @classmethod
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                       dotenv_settings, file_secret_settings):
+            # Service-specific variables win over mesh-wide ones.
+            return (init_settings, env_settings, _MeshEnv(settings_cls), file_secret_settings)
+
+    _Settings.__name__ = f"{service.title().replace('-', '')}Settings"
+    _Settings.model_fields["service"].default = service
+    _Settings.model_rebuild(force=True)
+    return _Settings
+
+
+class _MeshEnv:
+    """A settings source reading the mesh-wide ``MOTCUA_*`` variables."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        self._fields = settings_cls.model_fields
+
+    def __call__(self) -> dict[str, object]:
+        found: dict[str, object] = {}
+        for name in self._fields:
+            value = os.environ.get(f"MOTCUA_{name.upper()}")
+            if value is not None:
+                # Complex values (lists) come as JSON, as pydantic-settings expects.
+                found[name] = json.loads(value) if value[:1] in "[{" else value
+        return found

@@ -1,0 +1,230 @@
+"""Durable pull consumers: explicit ack, redelivery with backoff, dead letters.
+
+Each message is handled in one database transaction that first claims the event id in
+the inbox (so a redelivery changes nothing), then runs the handler. On failure the
+message is nak'ed with a growing delay; after ``max_deliver`` deliveries, or at once if
+it is not even a valid envelope, it goes to the province's dead-letter stream with the
+error and is terminated. ``motcua dlq list|replay`` works on that stream: a replay
+re-publishes the original event to its original subject (consumers that already applied
+it skip it through their inbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from motcua import inbox
+from motcua.bus import Bus
+from motcua.contracts import REGISTRY
+from motcua.events import Envelope, EventData
+from motcua.logging import causation_id_var, correlation_id_var, get_logger
+from motcua.streams import DLQ, ConsumerSpec, dlq_subject, stream_name
+
+log = get_logger("motcua.consumer")
+
+Handler = Callable[[Envelope, Any, AsyncSession], Awaitable[None]]
+
+H_SUBJECT = "Motcua-Original-Subject"
+H_CONSUMER = "Motcua-Consumer"
+H_ERROR = "Motcua-Error"
+H_DELIVERIES = "Motcua-Deliveries"
+H_EVENT_ID = "Motcua-Event-Id"
+
+
+@dataclass
+class ConsumerStats:
+    """Counters exported to Prometheus."""
+
+    processed: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    pending: int = 0
+
+
+class ConsumerRunner:
+    """Runs one durable pull consumer with a handler per event type."""
+
+    def __init__(self, spec: ConsumerSpec, *, province: str, bus: Bus,
+                 sessions: async_sessionmaker[AsyncSession], handlers: dict[str, Handler],
+                 max_deliver: int = 5, backoff_s: list[float] | None = None,
+                 batch: int = 100) -> None:
+        self.spec = spec
+        self.province = province
+        self._bus = bus
+        self._sessions = sessions
+        self._handlers = handlers
+        self._max_deliver = max_deliver
+        self._backoff = backoff_s or [1.0, 5.0, 15.0, 30.0, 60.0]
+        self._batch = batch
+        self.stats = ConsumerStats()
+        self.bound = False
+
+    @property
+    def name(self) -> str:
+        """The durable name (also the inbox's consumer name)."""
+        return self.spec.durable
+
+    async def run(self) -> None:
+        """Fetch and handle messages forever."""
+        await self._bus.wait_connected()
+        stream = self.spec.stream(self.province)
+        psub = None
+        while psub is None:
+            try:
+                psub = await self._bus.js.pull_subscribe_bind(self.spec.durable, stream)
+            except Exception as exc:
+                log.warning("consumer_bind_failed", consumer=self.name, error=str(exc))
+                await asyncio.sleep(1.0)
+        self.bound = True
+        idle = 0
+        while True:
+            try:
+                msgs = await psub.fetch(self._batch, timeout=1.0)
+            except (NatsTimeout, TimeoutError):
+                idle += 1
+                if idle % 5 == 0:
+                    await self._refresh_pending(psub)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer_fetch_failed", consumer=self.name, error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                await self.handle(msg)
+            await self._refresh_pending(psub)
+
+    async def _refresh_pending(self, psub: Any) -> None:
+        with contextlib.suppress(Exception):
+            info = await psub.consumer_info()
+            self.stats.pending = int(info.num_pending) + int(info.num_ack_pending)
+
+    async def handle(self, msg: Msg) -> None:
+        """Apply one message exactly once, or schedule its redelivery, or dead-letter it."""
+        deliveries = msg.metadata.num_delivered
+        try:
+            envelope = Envelope.from_bytes(msg.data)
+        except ValidationError as exc:
+            await self._dead_letter(msg, f"envelope.invalid: {exc.error_count()} error(s)",
+                                    deliveries, event_id=None)
+            return
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            await msg.ack()  # an event this consumer does not need
+            return
+        if deliveries > self._max_deliver:
+            await self._dead_letter(msg, "max_deliver exceeded before handling", deliveries,
+                                    event_id=envelope.id)
+            return
+        corr = correlation_id_var.set(envelope.correlationid)
+        cause = causation_id_var.set(envelope.id)
+        try:
+            contract = REGISTRY.get(envelope.type, EventData)
+            data = contract.model_validate(envelope.data)
+            async with self._sessions() as session, session.begin():
+                first = await inbox.claim(session, consumer=self.name, event_id=envelope.id,
+                                          event_type=envelope.type)
+                if first:
+                    await handler(envelope, data, session)
+            await msg.ack()
+            if first:
+                self.stats.processed += 1
+            else:
+                self.stats.duplicates += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.stats.failed += 1
+            error = f"{type(exc).__name__}: {exc}"
+            if deliveries >= self._max_deliver:
+                await self._dead_letter(msg, error, deliveries, event_id=envelope.id)
+            else:
+                delay = self._backoff[min(deliveries - 1, len(self._backoff) - 1)]
+                log.warning("consumer_retry", consumer=self.name, event_id=envelope.id,
+                            event_type=envelope.type, deliveries=deliveries, retry_in=delay,
+                            error=error[:300])
+                await msg.nak(delay=delay)
+        finally:
+            correlation_id_var.reset(corr)
+            causation_id_var.reset(cause)
+
+    async def _dead_letter(self, msg: Msg, error: str, deliveries: int, *,
+                           event_id: str | None) -> None:
+        stream_seq = msg.metadata.sequence.stream
+        headers = {
+            H_SUBJECT: msg.subject, H_CONSUMER: self.name, H_ERROR: error[:1000],
+            H_DELIVERIES: str(deliveries), H_EVENT_ID: event_id or "",
+            "Nats-Msg-Id": f"dlq.{self.name}.{msg.metadata.stream}.{stream_seq}",
+        }
+        try:
+            await self._bus.js.publish(dlq_subject(self.province, self.spec.owner, self.name),
+                                       msg.data, headers=headers)
+        except Exception as exc:
+            log.error("dead_letter_failed", consumer=self.name, error=str(exc))
+            await msg.nak(delay=self._backoff[-1])
+            return
+        await msg.term()
+        self.stats.dead_lettered += 1
+        log.error("dead_lettered", consumer=self.name, event_id=event_id, error=error[:300],
+                  deliveries=deliveries)
+
+
+@dataclass
+class DeadLetter:
+    """One message in the dead-letter stream."""
+
+    seq: int
+    consumer: str
+    subject: str
+    event_id: str
+    error: str
+    deliveries: int
+    data: bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        """For printing."""
+        return {"seq": self.seq, "consumer": self.consumer, "subject": self.subject,
+                "event_id": self.event_id, "error": self.error, "deliveries": self.deliveries}
+
+
+async def list_dead_letters(js: JetStreamContext, province: str) -> list[DeadLetter]:
+    """Every dead letter of the province, oldest first."""
+    stream = stream_name(province, DLQ)
+    info = await js.stream_info(stream)
+    out: list[DeadLetter] = []
+    seq = info.state.first_seq
+    while info.state.messages and seq <= info.state.last_seq:
+        try:
+            raw = await js.get_msg(stream, seq)
+        except NotFoundError:
+            seq += 1
+            continue
+        h = raw.headers or {}
+        out.append(DeadLetter(seq=raw.seq or seq, consumer=h.get(H_CONSUMER, ""),
+                              subject=h.get(H_SUBJECT, ""), event_id=h.get(H_EVENT_ID, ""),
+                              error=h.get(H_ERROR, ""),
+                              deliveries=int(h.get(H_DELIVERIES, "0") or 0),
+                              data=raw.data or b""))
+        seq += 1
+    return out
+
+
+async def replay_dead_letter(js: JetStreamContext, province: str, letter: DeadLetter) -> None:
+    """Re-publish a dead letter to its original subject, then remove it from the DLQ."""
+    # A fresh message id: the original is still inside JetStream's duplicate window.
+    await js.publish(letter.subject, letter.data,
+                     headers={"Nats-Msg-Id": f"replay.{letter.event_id or 'raw'}.{letter.seq}"})
+    await js.delete_msg(stream_name(province, DLQ), letter.seq)

@@ -1,0 +1,1 @@
+"""Events published by identity-bridge. (Contracts are added as the service grows.)"""

@@ -1,0 +1,1 @@
+"""Events published by metrics for the national level. (Added as the service grows.)"""

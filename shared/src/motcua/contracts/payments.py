@@ -1,0 +1,1 @@
+"""Events published by payments. (Contracts are added as the payments service grows.)"""

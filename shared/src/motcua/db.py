@@ -1,0 +1,165 @@
+"""Async SQLAlchemy engines and sessions for SQLite and PostgreSQL from the same code.
+
+SQLite is the embedded default: WAL journal, foreign keys on every connection, a busy
+timeout, and ``BEGIN IMMEDIATE`` so a transaction takes the write lock up front instead
+of failing half-way when it first writes (SQLite cannot upgrade a read lock safely under
+concurrency). PostgreSQL is the production database.
+
+The kit's own tables (outbox, inbox, idempotency keys) live in :data:`kit_metadata`;
+each service's Alembic migrations create them next to its own tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    text,
+)
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on both SQLite (which stores naive text) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current instant in UTC (aware)."""
+    return datetime.now(UTC)
+
+
+kit_metadata = MetaData(naming_convention=NAMING)
+
+#: Events written in the business transaction, published by the relay (transactional outbox).
+outbox_table = Table(
+    "outbox",
+    kit_metadata,
+    # seq orders publication; on SQLite an INTEGER PRIMARY KEY is the rowid.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("subject", String(255), nullable=False),
+    Column("event_type", String(255), nullable=False),
+    Column("aggregate_key", String(100), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("published_at", UtcDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+)
+Index("ix_outbox_unpublished", outbox_table.c.seq,
+      postgresql_where=outbox_table.c.published_at.is_(None),
+      sqlite_where=outbox_table.c.published_at.is_(None))
+
+#: Events a consumer has applied, recorded in the same transaction as the effect.
+inbox_table = Table(
+    "inbox",
+    kit_metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("event_type", String(255), nullable=False),
+    Column("processed_at", UtcDateTime, nullable=False),
+)
+
+#: Responses remembered for Idempotency-Key replays.
+idempotency_table = Table(
+    "idempotency_key",
+    kit_metadata,
+    Column("scope", String(255), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response_body", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether a database URL names SQLite."""
+    return url.startswith("sqlite")
+
+
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+    """An async engine configured for SQLite (WAL, FKs, immediate transactions) or PostgreSQL."""
+    if is_sqlite(url):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, decide when transactions begin.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=20,
+                               pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine, **info: Any) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit; ``info`` is copied to each."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Round-trip to the database (readiness)."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction: commit on success, roll back on error."""
+    async with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,225 @@
+"""RFC 9457 problem details with stable codes.
+
+Exception tree::
+
+    Problem                      any error a client can cause (4xx); carries a stable code
+    ├── NotFound                 404 <thing>.not_found
+    ├── Conflict                 409
+    ├── Unprocessable            422 (business rule refused the request)
+    └── ... one subclass per condition in each service's ``errors.py``
+
+Everything a client sends that FastAPI rejects (malformed JSON, wrong types, unknown
+fields) is mapped here too, and anything unexpected becomes a 500 without a stack trace.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from motcua.logging import get_logger
+
+PROBLEM_JSON = "application/problem+json"
+log = get_logger("motcua.errors")
+
+
+class FieldError(BaseModel):
+    """One offending field: where it is, what is wrong, a stable code."""
+
+    model_config = ConfigDict(extra="forbid")
+    field: str
+    code: str
+    message: str
+
+
+class ProblemDoc(BaseModel):
+    """RFC 9457 problem details as Motcua returns them."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class Problem(Exception):
+    """An error a client can cause, answered as problem+json with a stable ``code``."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "request.invalid"
+    title: ClassVar[str] = "Invalid request"
+
+    def __init__(self, detail: str | None = None, *, errors: list[FieldError] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+
+    def to_body(self, instance: str | None = None) -> dict[str, Any]:
+        """The problem document."""
+        body: dict[str, Any] = {
+            "type": f"https://motcua.dev/problems/{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = [e.model_dump() for e in self.errors]
+        body.update(self.extra)
+        return body
+
+
+class NotFound(Problem):
+    status = 404
+    code = "resource.not_found"
+    title = "Not found"
+
+
+class Conflict(Problem):
+    status = 409
+    code = "resource.conflict"
+    title = "Conflict"
+
+
+class Unprocessable(Problem):
+    status = 422
+    code = "request.unprocessable"
+    title = "Request cannot be processed"
+
+
+class ValidationFailed(Problem):
+    status = 422
+    code = "request.validation_failed"
+    title = "Request validation failed"
+
+
+class MalformedBody(Problem):
+    status = 400
+    code = "request.malformed_json"
+    title = "Request body is not valid JSON"
+
+
+class BodyTooLarge(Problem):
+    status = 413
+    code = "request.too_large"
+    title = "Request body too large"
+
+
+class Unauthorized(Problem):
+    status = 401
+    code = "auth.unauthenticated"
+    title = "Authentication required"
+
+
+class Forbidden(Problem):
+    status = 403
+    code = "auth.forbidden"
+    title = "Not allowed"
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    """Render a Problem as an ``application/problem+json`` response."""
+    instance = request.url.path if request is not None else None
+    headers = {"Retry-After": str(problem.extra["retry_after"])} \
+        if "retry_after" in problem.extra else None
+    return JSONResponse(problem.to_body(instance), status_code=problem.status,
+                        media_type=PROBLEM_JSON, headers=headers)
+
+
+def problems(*kinds: type[Problem]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entry documenting the problems a route may answer."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for kind in (*kinds, ValidationFailed):
+        entry = out.setdefault(kind.status, {"model": ProblemDoc, "description": ""})
+        codes = [c for c in entry["description"].split(", ") if c]
+        if kind.code not in codes:
+            codes.append(kind.code)
+        entry["description"] = ", ".join(codes)
+        entry["content"] = {PROBLEM_JSON: {}}
+    return out
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        where, rest = parts[0], parts[1:]
+        return ".".join(rest) if where == "body" and rest else ".".join([where, *rest])
+    return ".".join(parts)
+
+
+_CODES = {
+    "missing": "field.required",
+    "extra_forbidden": "field.unknown",
+    "string_too_long": "field.too_long",
+    "string_too_short": "field.too_short",
+    "string_pattern_mismatch": "field.pattern",
+    "literal_error": "field.not_allowed",
+    "enum": "field.not_allowed",
+}
+
+
+def _field_code(kind: str) -> str:
+    if kind in _CODES:
+        return _CODES[kind]
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return "field.wrong_type"
+    return f"field.{kind}"
+
+
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(MalformedBody(str(errors[0].get("ctx", {}).get("error", ""))
+                                              or None), request)
+    fields = [FieldError(field=_field_path(tuple(e.get("loc", ()))) or "body",
+                         code=_field_code(e.get("type", "invalid")), message=e.get("msg", ""))
+              for e in errors]
+    return problem_response(ValidationFailed(f"{len(fields)} field(s) invalid", errors=fields),
+                            request)
+
+
+async def _on_problem(request: Request, exc: Problem) -> JSONResponse:
+    return problem_response(exc, request)
+
+
+async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    status = exc.status_code
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    code = "http." + title.lower().replace(" ", "_").replace("-", "_")
+    problem = Problem(exc.detail if isinstance(exc.detail, str) and exc.detail != title else None)
+    body = problem.to_body(request.url.path) | {"status": status, "code": code, "title": title,
+                                               "type": f"https://motcua.dev/problems/{code}"}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON,
+                        headers=getattr(exc, "headers", None))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__,
+              exc_info=exc)
+    body = {"type": "https://motcua.dev/problems/internal", "title": "Internal error",
+            "status": 500, "code": "internal", "instance": request.url.path}
+    return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error as problem+json."""
+    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,22 @@
+"""Idempotent consumers: the event id is recorded in the same transaction as the effect.
+
+A redelivered event finds its id already claimed and changes nothing; if the effect's
+transaction rolls back, so does the claim, and the redelivery applies it.
+"""
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.db import inbox_table, utcnow
+
+
+async def claim(session: AsyncSession, *, consumer: str, event_id: str, event_type: str) -> bool:
+    """Record that ``consumer`` handles ``event_id``; False if it already did."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    result = await session.execute(
+        insert(inbox_table)
+        .values(consumer=consumer, event_id=event_id, event_type=event_type,
+                processed_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["consumer", "event_id"]))
+    return result.rowcount == 1

@@ -1,0 +1,93 @@
+"""Structured JSON logs with request and correlation ids, and ID-number redaction.
+
+Ids travel in context variables: the HTTP middleware binds them from ``X-Request-ID`` /
+``X-Correlation-ID`` (or makes new ones), the outbox copies the correlation id into each
+event, and the consumer runner binds it back from the event it handles, so one
+citizen's request can be followed across every service's logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+causation_id_var: ContextVar[str | None] = ContextVar("causation_id", default=None)
+
+# Personal ID numbers (12), legacy ID numbers (9), tax codes (10/13) never reach a log line.
+_DIGIT_RUN = re.compile(r"(?<!\d)(\d{9}|\d{10}|\d{12}|\d{13})(?!\d)")
+
+
+def redact(text: str) -> str:
+    """Mask every run of 9, 10, 12 or 13 digits, keeping its last four."""
+    return _DIGIT_RUN.sub(lambda m: "*" * (len(m.group(1)) - 4) + m.group(1)[-4:], text)
+
+
+def _redact_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_values(v) for v in value]
+    return value
+
+
+def _redact_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    return {k: _redact_values(v) for k, v in event_dict.items()}
+
+
+def _context_ids(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key, var in (("request_id", request_id_var), ("correlation_id", correlation_id_var),
+                     ("causation_id", causation_id_var)):
+        value = var.get()
+        if value is not None:
+            event_dict.setdefault(key, value)
+    return event_dict
+
+
+_configured = False
+
+
+def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+    """Configure structlog (and the stdlib root logger) once per process."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        _context_ids,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        _redact_processor,
+    ]
+    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        foreign_pre_chain=shared,
+    ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # uvicorn's access log would print full paths (which may hold a dossier code); ours is enough.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def get_logger(name: str | None = None) -> Any:
+    """A structlog logger."""
+    return structlog.get_logger(name)

@@ -1,0 +1,238 @@
+"""Transactional outbox: an event is a row written in the business transaction.
+
+:func:`record` adds the row; the :class:`Relay` publishes rows in order with
+``Nats-Msg-Id`` = event id (so JetStream drops a re-publish after a crash) and marks a
+row only after its PubAck. A commit that recorded events wakes the relay at once; an
+idle poll catches rows committed by other processes or left by a crash.
+
+Only one relay publishes per database at a time, which keeps per-aggregate order:
+on PostgreSQL the relays of all replicas compete for a session advisory lock and the
+holder publishes; SQLite serves one process per file, so its relay always publishes.
+(Claiming rows with ``FOR UPDATE SKIP LOCKED`` would let two replicas publish
+concurrently and reorder one dossier's events.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, event, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, registry
+
+from motcua.bus import Bus
+from motcua.db import outbox_table, utcnow
+from motcua.events import Envelope, EventData
+from motcua.logging import get_logger
+
+log = get_logger("motcua.outbox")
+
+_RELAY_LOCK_KEY = 0x6D6F7463  # "motc": one relay leader per database
+_WAKE = "relay_wake"
+_PENDING = "outbox_pending"
+
+
+def record(session: AsyncSession, data: EventData, *, province: str, key: str,
+           sequence: int | None = None) -> Envelope:
+    """Write ``data`` as an event about aggregate ``key`` in the session's transaction."""
+    envelope = Envelope.wrap(data, province=province, key=key, sequence=sequence)
+    session.sync_session.info[_PENDING] = True
+    # Added to the unit of work, so it is flushed and committed with the business rows.
+    session.add(OutboxRow(
+        event_id=envelope.id, subject=data.subject(province), event_type=envelope.type,
+        aggregate_key=key, payload=envelope.to_bytes(), created_at=envelope.time,
+    ))
+    return envelope
+
+
+class OutboxRow:
+    """An outbox row as a mapped object, so :func:`record` needs no await."""
+
+    def __init__(self, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
+registry().map_imperatively(OutboxRow, outbox_table)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relay_after_commit(session: Session) -> None:
+    if session.info.pop(_PENDING, False):
+        wake = session.info.get(_WAKE)
+        if wake is not None:
+            wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+FaultHook = Callable[[str, list[int]], Awaitable[None]]
+
+
+class Relay:
+    """Publishes outbox rows to JetStream, in order, marking each after its PubAck."""
+
+    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
+                 bus: Bus, *, batch: int = 200, idle_poll_s: float = 1.0,
+                 max_backoff_s: float = 5.0, retention: timedelta = timedelta(days=7),
+                 fault_hook: FaultHook | None = None) -> None:
+        self._engine = engine
+        self._sessions = sessions
+        self._bus = bus
+        self._batch = batch
+        self._idle_poll = idle_poll_s
+        self._max_backoff = max_backoff_s
+        self._retention = retention
+        # Test seam: awaited at "before_publish" and "after_publish" to simulate a crash there.
+        self._fault_hook = fault_hook
+        self._wake = asyncio.Event()
+        self._leader_conn: AsyncConnection | None = None
+        self.backlog = 0
+        self.published_total = 0
+        self.is_leader = False
+
+    def wake(self) -> None:
+        """Ask the relay to publish now (called after a commit that recorded events)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish forever: at once after a wake, else every idle poll; back off on failure."""
+        backoff = 0.1
+        last_sweep = utcnow()
+        try:
+            while True:
+                try:
+                    if not await self._lead():
+                        await self._sleep(self._idle_poll * 2)
+                        continue
+                    published = await self.drain_once()
+                    backoff = 0.1
+                    if utcnow() - last_sweep > timedelta(hours=1):
+                        await self._sweep()
+                        last_sweep = utcnow()
+                    if published < self._batch:
+                        await self._sleep(self._idle_poll)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("relay_backoff", error=str(exc), error_type=type(exc).__name__,
+                                retry_in=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self._max_backoff)
+        finally:
+            await self._resign()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()
+
+    async def _lead(self) -> bool:
+        """Hold (or try to take) the relay leadership for this database."""
+        if self._engine.dialect.name != "postgresql":
+            self.is_leader = True
+            return True
+        if self._leader_conn is not None:
+            try:
+                await self._leader_conn.execute(text("SELECT 1"))
+                return True
+            except Exception:
+                await self._resign()
+        conn = await self._engine.connect()
+        got = await conn.scalar(select(func.pg_try_advisory_lock(_RELAY_LOCK_KEY)))
+        await conn.commit()
+        if got:
+            self._leader_conn = conn
+            self.is_leader = True
+            log.info("relay_leader")
+            return True
+        await conn.close()
+        return False
+
+    async def _resign(self) -> None:
+        self.is_leader = False
+        if self._leader_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._leader_conn.close()
+            self._leader_conn = None
+
+    async def drain_once(self) -> int:
+        """Publish one batch of unpublished rows; return how many were acknowledged."""
+        async with self._sessions() as session, session.begin():
+            rows = (await session.execute(
+                select(outbox_table.c.seq, outbox_table.c.event_id, outbox_table.c.subject,
+                       outbox_table.c.payload)
+                .where(outbox_table.c.published_at.is_(None))
+                .order_by(outbox_table.c.seq).limit(self._batch))).all()
+        if not rows:
+            self.backlog = 0
+            return 0
+        if not self._bus.connected:
+            self.backlog = max(self.backlog, len(rows))
+            raise ConnectionError("NATS unavailable; outbox kept")
+        seqs = [r.seq for r in rows]
+        if self._fault_hook:
+            await self._fault_hook("before_publish", seqs)
+        acked, error = await self._publish(rows)
+        if self._fault_hook and acked:
+            await self._fault_hook("after_publish", acked)
+        if acked:
+            async with self._sessions() as session, session.begin():
+                await session.execute(update(outbox_table)
+                                      .where(outbox_table.c.seq.in_(acked))
+                                      .values(published_at=utcnow()))
+            self.published_total += len(acked)
+        if error is not None:
+            async with self._sessions() as session, session.begin():
+                failed = seqs[len(acked)]
+                await session.execute(update(outbox_table).where(outbox_table.c.seq == failed)
+                                      .values(attempts=outbox_table.c.attempts + 1,
+                                              last_error=str(error)[:500]))
+            raise error
+        self.backlog = max(0, self.backlog - len(acked)) if len(rows) == self._batch else 0
+        return len(acked)
+
+    async def _publish(self, rows: list[Any]) -> tuple[list[int], Exception | None]:
+        """Pipeline the batch on one connection (order kept) and collect PubAcks in order."""
+        js = self._bus.js
+        futures = []
+        try:
+            for row in rows:
+                futures.append(await js.publish_async(
+                    row.subject, row.payload, headers={"Nats-Msg-Id": row.event_id},
+                    wait_stall=5))
+        except Exception as exc:
+            for f in futures:
+                f.cancel()
+            return [], exc
+        acked: list[int] = []
+        for row, future in zip(rows, futures, strict=False):
+            try:
+                await asyncio.wait_for(future, timeout=5)
+            except Exception as exc:
+                for f in futures[len(acked) + 1:]:
+                    f.cancel()
+                return acked, exc if str(exc) else TimeoutError("PubAck timed out")
+            acked.append(row.seq)
+        return acked, None
+
+    async def _sweep(self) -> None:
+        """Delete published rows older than the retention."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(outbox_table).where(
+                outbox_table.c.published_at < utcnow() - self._retention))
+
+    async def count_backlog(self) -> int:
+        """Unpublished rows right now."""
+        async with self._sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(outbox_table)
+                                         .where(outbox_table.c.published_at.is_(None)))
+        self.backlog = int(count or 0)
+        return self.backlog

@@ -1,0 +1,44 @@
+"""How the `motcua` command finds the services: the ``motcua.services`` entry points.
+
+Each service package declares one :class:`ServiceSpec`; the kit never imports a service
+by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from motcua.config import ServiceSettings
+
+#: Start order (also the port order 8101–8105).
+ORDER = ("intake", "workflow", "payments", "identity-bridge", "metrics")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What the command needs to know about one service."""
+
+    name: str
+    settings: type[ServiceSettings]
+    create_app: Callable[..., FastAPI]
+    migrations_dir: Path
+    seed: Callable[[ServiceSettings], Awaitable[Any]] | None = None
+
+
+def discover() -> dict[str, ServiceSpec]:
+    """All installed services, in start order."""
+    found: dict[str, ServiceSpec] = {}
+    for ep in entry_points(group="motcua.services"):
+        spec = ep.load()
+        found[spec.name] = spec
+    return {name: found[name] for name in sorted(found, key=_order)}
+
+
+def _order(name: str) -> int:
+    return ORDER.index(name) if name in ORDER else len(ORDER)

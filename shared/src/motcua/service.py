@@ -1,0 +1,195 @@
+"""The service skeleton every Motcua service is built from.
+
+:func:`create_service_app` wires settings, the database, the NATS bus, the outbox relay,
+the service's consumers, problem+json errors, ids and metrics middleware, and the
+operational endpoints ``/healthz``, ``/readyz`` and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from motcua.bus import Bus
+from motcua.config import ServiceSettings
+from motcua.consumer import ConsumerRunner, Handler
+from motcua.db import create_engine, ping, session_factory
+from motcua.errors import install_problem_handlers
+from motcua.http import BodyLimitMiddleware, MetricsMiddleware, RequestContextMiddleware
+from motcua.logging import configure_logging, get_logger
+from motcua.outbox import FaultHook, Relay
+from motcua.streams import CONSUMERS
+
+log = get_logger("motcua.service")
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; stored on ``app.state.runtime``."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: Bus
+    relay: Relay
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+
+def runtime(request: Request) -> Runtime:
+    """The running service's runtime."""
+    return request.app.state.runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent."""
+    async with runtime(request).sessions() as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+class _PipelineCollector:
+    """Outbox backlog and consumer figures, read at scrape time."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self) -> Any:
+        service = self.rt.settings.service
+        backlog = GaugeMetricFamily("motcua_outbox_backlog", "Unpublished outbox rows",
+                                    labels=["service"])
+        backlog.add_metric([service], self.rt.relay.backlog)
+        yield backlog
+        published = CounterMetricFamily("motcua_outbox_published", "Events published",
+                                        labels=["service"])
+        published.add_metric([service], self.rt.relay.published_total)
+        yield published
+        lag = GaugeMetricFamily("motcua_consumer_lag", "Messages not yet acked by a durable",
+                                labels=["service", "durable"])
+        counts = CounterMetricFamily("motcua_consumer_messages", "Messages handled",
+                                     labels=["service", "durable", "outcome"])
+        for c in self.rt.consumers:
+            lag.add_metric([service, c.name], c.stats.pending)
+            for outcome in ("processed", "duplicates", "failed", "dead_lettered"):
+                counts.add_metric([service, c.name, outcome], getattr(c.stats, outcome))
+        yield lag
+        yield counts
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    handlers: dict[str, dict[str, Handler]] | None = None,
+    fault_hook: FaultHook | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    """A FastAPI app for one service; ``handlers`` maps durable name → event type → handler."""
+    configure_logging(settings.log_level, json=settings.log_json)
+    handlers = handlers or {}
+    unknown = set(handlers) - {c.durable for c in CONSUMERS if c.owner == settings.service}
+    if unknown:
+        raise ValueError(f"handlers for consumers not in the topology: {sorted(unknown)}")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url())
+        bus = Bus(settings.nats_url, name=f"motcua-{settings.service}")
+        relay_ref: list[Relay] = []
+        sessions = session_factory(engine, relay_wake=lambda: relay_ref[0].wake())
+        relay = Relay(engine, sessions, bus, batch=settings.relay_batch,
+                      idle_poll_s=settings.relay_idle_poll_s,
+                      max_backoff_s=settings.relay_max_backoff_s, fault_hook=fault_hook)
+        relay_ref.append(relay)
+        rt = Runtime(settings, engine, sessions, bus, relay)
+        for spec in CONSUMERS:
+            if spec.durable in handlers:
+                rt.consumers.append(ConsumerRunner(
+                    spec, province=settings.province, bus=bus, sessions=sessions,
+                    handlers=handlers[spec.durable], max_deliver=settings.consumer_max_deliver,
+                    backoff_s=settings.consumer_backoff_s, batch=settings.consumer_batch))
+        rt.registry.register(_PipelineCollector(rt))
+        app.state.runtime = rt
+        app.state.metrics_registry = rt.registry
+        await relay.count_backlog()
+        rt.tasks.append(asyncio.create_task(bus.run(), name="bus"))
+        rt.tasks.append(asyncio.create_task(relay.run(), name="relay"))
+        for c in rt.consumers:
+            rt.tasks.append(asyncio.create_task(c.run(), name=f"consumer:{c.name}"))
+        log.info("service_started", service=settings.service, province=settings.province)
+        try:
+            yield
+        finally:
+            for task in rt.tasks:
+                task.cancel()
+            for task in rt.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await bus.close()
+            await engine.dispose()
+            log.info("service_stopped", service=settings.service)
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.settings = settings
+    install_problem_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.include_router(_ops_router())
+    app.state.http_registry = CollectorRegistry()
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, registry=app.state.http_registry,
+                       service=settings.service)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _ops_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness", operation_id="healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers. Public."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness (database and NATS)", operation_id="readyz",
+                responses={503: {"description": "Not ready"}})
+    async def readyz(rt: RuntimeDep) -> JSONResponse:
+        """Readiness: the database answers and NATS is connected. Public."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(ping(rt.engine), timeout=2)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"down: {type(exc).__name__}"
+        checks["nats"] = "ok" if rt.bus.connected else "down"
+        for c in rt.consumers:
+            checks[f"consumer:{c.name}"] = "ok" if c.bound else "not bound"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", operation_id="metrics",
+                response_class=Response)
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition. Public within the cluster network (no personal data)."""
+        body = generate_latest(request.app.state.http_registry) + generate_latest(
+            request.app.state.metrics_registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return router
