@@ -70,17 +70,32 @@ class BodyLimitMiddleware:
                 await response(scope, receive, send)
                 return
         seen = 0
+        exceeded = False
+        replaced = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise BodyTooLarge(f"limit is {self.max_bytes} bytes")
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            # Whatever the app answered after the limit tripped (FastAPI turns errors
+            # while reading a body into a 400), the client gets the 413.
+            nonlocal replaced
+            if not exceeded:
+                await send(message)
+                return
+            if not replaced:
+                replaced = True
+                response = problem_response(BodyTooLarge(f"limit is {self.max_bytes} bytes"))
+                await response(scope, receive, send)
+
+        await self.app(scope, limited_receive, guarded_send)
 
 
 class MetricsMiddleware:

@@ -9,25 +9,17 @@ citizen's request can be followed across every service's logs.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from contextvars import ContextVar
 from typing import Any
 
 import structlog
 
+from motcua.idnumbers import redact
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 causation_id_var: ContextVar[str | None] = ContextVar("causation_id", default=None)
-
-# Personal ID numbers (12), legacy ID numbers (9), tax codes (10/13) never reach a log line.
-_DIGIT_RUN = re.compile(r"(?<!\d)(\d{9}|\d{10}|\d{12}|\d{13})(?!\d)")
-
-
-def redact(text: str) -> str:
-    """Mask every run of 9, 10, 12 or 13 digits, keeping its last four."""
-    return _DIGIT_RUN.sub(lambda m: "*" * (len(m.group(1)) - 4) + m.group(1)[-4:], text)
-
 
 def _redact_values(value: Any) -> Any:
     if isinstance(value, str):

@@ -53,6 +53,7 @@ class ConsumerSpec:
 #: Who consumes what. A consumer owns its inbox, so one durable per (owner, source).
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("workflow-intake", owner="workflow", source="intake", filters=("dossier.>",)),
+    ConsumerSpec("intake-workflow", owner="intake", source="workflow", filters=("case.>",)),
     ConsumerSpec("metrics-intake", owner="metrics", source="intake"),
     ConsumerSpec("metrics-workflow", owner="metrics", source="workflow"),
     ConsumerSpec("metrics-payments", owner="metrics", source="payments"),

@@ -1,11 +1,26 @@
-"""Events published by intake (dossiers from submission to reception)."""
+"""Events published by intake (dossiers from submission to reception, citizen actions).
+
+Within version 1 changes are additive only: a producer may add optional fields; a
+consumer must ignore fields it does not know.
+"""
 
 from datetime import datetime
 from typing import Literal
 
+from pydantic import BaseModel
+
 from motcua.events import EventData
 
 Channel = Literal["direct", "online", "postal"]
+TimeUnit = Literal["working_hours", "working_days", "calendar_days"]
+
+
+class StatutoryTime(BaseModel):
+    """The procedure's statutory processing time as the catalog states it."""
+
+    amount: int
+    unit: TimeUnit
+    cutoff: str | None = None  # "15:00" where the procedure counts later arrivals next day
 
 
 class _DossierEvent(EventData):
@@ -27,24 +42,55 @@ class DossierSubmittedV1(_DossierEvent):
     channel: Channel
     reception_point: str | None = None
     applicant_kind: Literal["individual", "organisation"]
+    bundle_code: str | None = None
+    #: Member procedures when this is a bundle (liên thông) dossier.
+    member_procedures: list[str] = []
 
 
 class DossierReceivedV1(_DossierEvent):
-    """The desk received the dossier (status 2); the appointment date is fixed."""
+    """The desk received the dossier (status 2); the appointment date is fixed.
+
+    ``received_at`` is when the statutory clock starts (before cut-off/normalisation);
+    ``due_at`` the appointment computed by the shared working calendar.
+    """
 
     event = "received"
+    channel: Channel
     received_at: datetime
-    due_at: datetime | None = None
+    due_at: datetime
+    statutory_time: StatutoryTime
+    received_by: str | None = None
+    #: Fee lines to be collected before processing (payments assesses them).
+    fee_before_processing: bool = False
 
 
 class DossierRefusedV1(_DossierEvent):
-    """The desk refused reception (status 3)."""
+    """The desk refused reception (status 3), with reasons (phiếu từ chối)."""
 
     event = "refused"
     reasons: list[str]
+    refused_by: str | None = None
+
+
+class DossierSupplementedV1(_DossierEvent):
+    """The applicant supplied what a supplement request asked for (the clock resumes)."""
+
+    event = "supplemented"
+    supplement_request_id: str | None = None
+    document_count: int = 0
 
 
 class DossierWithdrawnV1(_DossierEvent):
     """The applicant withdrew the dossier (status 7)."""
 
     event = "withdrawn"
+    reason: str | None = None
+
+
+class DossierRatedV1(_DossierEvent):
+    """The applicant rated the service after the result (feeds the satisfaction index)."""
+
+    event = "rated"
+    #: 1 very dissatisfied … 5 very satisfied.
+    score: int
+    complaint: bool = False

