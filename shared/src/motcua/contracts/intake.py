@@ -23,6 +23,16 @@ class StatutoryTime(BaseModel):
     cutoff: str | None = None  # "15:00" where the procedure counts later arrivals next day
 
 
+class FeeLine(BaseModel):
+    """A fee line assessed for this dossier from the catalog (amounts are whole VND)."""
+
+    code: str
+    kind: Literal["fee", "charge"]  # lệ phí / phí
+    label_vi: str
+    amount_vnd: int | None  # None: set locally and not configured yet
+    collect: Literal["before", "after", "waived"]
+
+
 class _DossierEvent(EventData):
     service = "intake"
     aggregate = "dossier"
@@ -60,8 +70,11 @@ class DossierReceivedV1(_DossierEvent):
     due_at: datetime
     statutory_time: StatutoryTime
     received_by: str | None = None
-    #: Fee lines to be collected before processing (payments assesses them).
-    fee_before_processing: bool = False
+    applicant_kind: Literal["individual", "organisation"] = "individual"
+    #: Applicant categories claiming an exemption (e.g. "poor_household"), for payments.
+    exemptions_claimed: list[str] = []
+    #: The procedure's fee lines at reception; payments assesses them.
+    fee_lines: list[FeeLine] = []
 
 
 class DossierRefusedV1(_DossierEvent):
