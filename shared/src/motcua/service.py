@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -97,10 +97,17 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter],
     handlers: dict[str, dict[str, Handler]] | None = None,
+    background: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
     fault_hook: FaultHook | None = None,
     version: str = "0.1.0",
 ) -> FastAPI:
-    """A FastAPI app for one service; ``handlers`` maps durable name → event type → handler."""
+    """A FastAPI app for one service.
+
+    ``handlers`` maps durable name → event type → handler. ``background`` are loops the
+    service runs for its lifetime (timers, reconciliation), each given the runtime and
+    cancelled at shutdown; they must survive their own failures and be safe with several
+    replicas (claim work in the database).
+    """
     configure_logging(settings.log_level, json=settings.log_json)
     handlers = handlers or {}
     unknown = set(handlers) - {c.durable for c in CONSUMERS if c.owner == settings.service}
@@ -132,6 +139,8 @@ def create_service_app(
         rt.tasks.append(asyncio.create_task(relay.run(), name="relay"))
         for c in rt.consumers:
             rt.tasks.append(asyncio.create_task(c.run(), name=f"consumer:{c.name}"))
+        for loop in background:
+            rt.tasks.append(asyncio.create_task(loop(rt), name=f"background:{loop.__name__}"))
         log.info("service_started", service=settings.service, province=settings.province)
         try:
             yield
