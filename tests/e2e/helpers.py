@@ -79,7 +79,7 @@ async def stream_messages(nats_url: str, province: str, producer: str,
         while True:
             try:
                 batch = await sub.fetch(500, timeout=0.5)
-            except Exception:  # noqa: BLE001 - timeout: nothing more
+            except Exception:
                 break
             out.extend(batch)
             for m in batch:

@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     st = sub.add_parser("streams", help="JetStream topology")
     st.add_argument("action", choices=["provision", "show"])
+    st.add_argument("--replicas", type=int, default=1, help="stream replicas (3 on a cluster)")
 
     dlq = sub.add_parser("dlq", help="dead letters")
     dlq.add_argument("action", choices=["list", "replay"])
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         return _migrate(args.service)
     if args.command == "streams":
-        return asyncio.run(_streams(args.action))
+        return asyncio.run(_streams(args.action, args.replicas))
     if args.command == "dlq":
         return asyncio.run(_dlq(args.action, args.seq, args.all))
     return 2
@@ -87,13 +88,13 @@ def _migrate(only: str | None = None) -> int:
     return 0
 
 
-async def _streams(action: str) -> int:
+async def _streams(action: str, replicas: int = 1) -> int:
     mesh = MeshSettings()
     nc = await nats.connect(mesh.nats_url, connect_timeout=3, max_reconnect_attempts=1)
     try:
         js = nc.jetstream()
         if action == "provision":
-            for line in await topology.provision(js, mesh.province):
+            for line in await topology.provision(js, mesh.province, replicas=replicas):
                 _print(line)
         else:
             _print(f"topology version {topology.TOPOLOGY_VERSION}, province {mesh.province}")

@@ -41,6 +41,16 @@ class MeshSettings(BaseSettings):
     host: str = "127.0.0.1"
     log_level: str = "INFO"
     log_json: bool = True
+    #: Mesh tokens (``motcua.auth``): who signs them, whom they are for, where the keys are.
+    #: Empty means the province default (see the ``resolved_auth_*`` methods).
+    auth_issuer: str = ""
+    auth_audience: str = ""
+    auth_jwks_url: str = ""
+    #: Clock skew tolerated on ``exp``/``nbf``/``iat``.
+    auth_leeway_s: int = 30
+    #: Refetch the JWKS after this long, and on an unknown ``kid`` at most once per floor.
+    auth_jwks_max_age_s: float = 3600.0
+    auth_jwks_min_refresh_s: float = 30.0
 
     @field_validator("province")
     @classmethod
@@ -48,6 +58,19 @@ class MeshSettings(BaseSettings):
         if not _PROVINCE.match(value):
             raise ValueError("province must look like a level-1 code such as H56")
         return value
+
+    def resolved_auth_issuer(self) -> str:
+        """The mesh tokens' ``iss``: identity-bridge of this province by default."""
+        return self.auth_issuer or f"urn:motcua:{self.province}:identity"
+
+    def resolved_auth_audience(self) -> str:
+        """The ``aud`` every service of this province accepts."""
+        return self.auth_audience or f"urn:motcua:{self.province}:mesh"
+
+    def resolved_auth_jwks_url(self) -> str:
+        """Where identity-bridge publishes its public keys."""
+        return self.auth_jwks_url or \
+            f"http://{self.host}:{DEFAULT_PORTS['identity-bridge']}/.well-known/jwks.json"
 
 
 class ServiceSettings(MeshSettings):

@@ -54,6 +54,7 @@ class ConsumerSpec:
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("workflow-intake", owner="workflow", source="intake", filters=("dossier.>",)),
     ConsumerSpec("intake-workflow", owner="intake", source="workflow", filters=("case.>",)),
+    ConsumerSpec("payments-intake", owner="payments", source="intake", filters=("dossier.>",)),
     ConsumerSpec("metrics-intake", owner="metrics", source="intake"),
     ConsumerSpec("metrics-workflow", owner="metrics", source="workflow"),
     ConsumerSpec("metrics-payments", owner="metrics", source="payments"),

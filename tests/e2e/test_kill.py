@@ -1,0 +1,180 @@
+"""kill -9 of a service or of nats-server during a burst loses nothing.
+
+Real processes, as `motcua up` runs them: nats-server and `motcua serve <service>` for
+intake, workflow and metrics. After the burst, everything intake committed is counted
+once by workflow and by metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+
+from motcua import streams
+from motcua.migrate import upgrade_async
+from motcua.natsserver import NatsServer, free_port
+from motcua.registry import discover
+from motcua.testing import fresh_province, wait_for
+from tests.e2e.helpers import dossier_body
+
+SERVICES = ("intake", "workflow", "metrics")
+
+
+class ProcessMesh:
+    """The slice as child processes sharing one nats-server."""
+
+    def __init__(self, root: Path, nats_server: NatsServer, urls: dict[str, str]) -> None:
+        self.root = root
+        self.nats = nats_server
+        self.urls = urls
+        self.province = fresh_province()
+        self.ports = {name: free_port() for name in SERVICES}
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ, MOTCUA_NATS_URL=self.nats.url, MOTCUA_PROVINCE=self.province,
+                   MOTCUA_DATA_DIR=str(self.root), MOTCUA_LOG_LEVEL="WARNING",
+                   MOTCUA_RELAY_IDLE_POLL_S="0.2", MOTCUA_CONSUMER_BACKOFF_S="[0.1, 0.2]")
+        for name in SERVICES:
+            key = name.upper().replace("-", "_")
+            env[f"MOTCUA_{key}_PORT"] = str(self.ports[name])
+            env[f"MOTCUA_{key}_DATABASE_URL"] = self.urls[name]
+        return env
+
+    def start(self, name: str) -> None:
+        log = open(self.root / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "motcua.cli", "serve", name], env=self.env(),
+            stdout=log, stderr=subprocess.STDOUT)
+
+    def kill(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGKILL)
+        self.procs[name].wait()
+
+    async def ready(self, client: httpx.AsyncClient, name: str) -> bool:
+        try:
+            r = await client.get(f"http://127.0.0.1:{self.ports[name]}/readyz")
+            return r.status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+async def process_mesh(tmp_path: Path, make_database):
+    server = NatsServer(tmp_path / "nats").start()
+    specs = discover()
+    urls = {}
+    for name in SERVICES:
+        urls[name] = await make_database(name)
+        await upgrade_async(specs[name].migrations_dir, urls[name])
+    pm = ProcessMesh(tmp_path, server, urls)
+    nc = await nats.connect(server.url)
+    await streams.provision(nc.jetstream(), pm.province)
+    await nc.close()
+    intake_settings = specs["intake"].settings(database_url=urls["intake"],
+                                               province=pm.province)
+    await specs["intake"].seed(intake_settings)
+    for name in SERVICES:
+        pm.start(name)
+    async with httpx.AsyncClient(timeout=5) as client:
+        for name in SERVICES:
+            await wait_for(lambda n=name: pm.ready(client, n), timeout=60, what=f"{name} ready")
+    yield pm
+    pm.stop()
+    server.stop()
+
+
+async def _burst(pm: ProcessMesh, client: httpx.AsyncClient, n: int,
+                 accepted: list[str]) -> None:
+    async def one() -> None:
+        try:
+            r = await client.post(f"http://127.0.0.1:{pm.ports['intake']}/v1/dossiers",
+                                  json=dossier_body(f"000.01.17.{pm.province}"))
+        except httpx.HTTPError:
+            return  # intake was killed mid-request: not acknowledged, may or may not exist
+        if r.status_code == 201:
+            accepted.append(r.json()["code"])
+
+    for _ in range(n // 10):
+        await asyncio.gather(*(one() for _ in range(10)))
+
+
+async def _settled(pm: ProcessMesh, client: httpx.AsyncClient, committed: int) -> bool:
+    try:
+        r = await client.get(f"http://127.0.0.1:{pm.ports['metrics']}/v1/stats/dossiers")
+    except httpx.HTTPError:
+        return False
+    c = r.json()
+    return c["submitted"] == committed and c["cases_opened"] == committed
+
+
+async def _committed_in_intake(pm: ProcessMesh) -> int:
+    from sqlalchemy import func, select
+
+    from motcua.db import create_engine
+    from motcua_intake.dossiers.models import Dossier
+
+    engine = create_engine(pm.urls["intake"])
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(Dossier)))
+    finally:
+        await engine.dispose()
+
+
+async def _cases_in_workflow(pm: ProcessMesh) -> int:
+    from sqlalchemy import func, select
+
+    from motcua.db import create_engine
+    from motcua_workflow.cases.models import Case
+
+    engine = create_engine(pm.urls["workflow"])
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(Case)))
+    finally:
+        await engine.dispose()
+
+
+class TestKill9:
+    @pytest.mark.parametrize("victim", ["intake", "workflow", "metrics", "nats-server"])
+    async def test_kill_during_burst_loses_nothing(self, process_mesh: ProcessMesh,
+                                                   victim: str) -> None:
+        pm = process_mesh
+        accepted: list[str] = []
+        async with httpx.AsyncClient(timeout=10) as client:
+            burst = asyncio.create_task(_burst(pm, client, 150, accepted))
+            await wait_for(lambda: len(accepted) >= 30, timeout=60, what="burst under way")
+            if victim == "nats-server":
+                pm.nats.stop(kill=True)
+                await wait_for(lambda: len(accepted) >= 60, timeout=60, what="accepted")
+                pm.nats.start()
+            else:
+                pm.kill(victim)
+                await asyncio.sleep(0.3)  # let the burst run against the dead process
+                pm.start(victim)
+                await wait_for(lambda: pm.ready(client, victim), timeout=60, what="restart")
+            await burst
+            committed = await _committed_in_intake(pm)
+            assert committed >= len(accepted) >= 30
+            await wait_for(lambda: _settled(pm, client, committed), timeout=90,
+                           what="metrics caught up")
+        assert await _cases_in_workflow(pm) == committed
