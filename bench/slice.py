@@ -80,7 +80,7 @@ class Children:
 
     def start(self, name: str, args: list[str], env: dict[str, str], log_file: Path,
               cwd: Path | None = None) -> subprocess.Popen[bytes]:
-        out = open(log_file, "ab")  # noqa: SIM115 - closed with the process
+        out = open(log_file, "ab")
         # Own session: a terminal Ctrl-C reaches only us, and we stop children in order.
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 cwd=cwd, start_new_session=True)
@@ -155,7 +155,9 @@ class CpuMeter:
     def snapshot(self) -> dict[str, dict[int, float]]:
         if self.psutil is None:
             return {}
-        out: dict[str, dict[int, float]] = {}
+        t = self.psutil.cpu_times()
+        busy = sum(t) - t.idle - getattr(t, "iowait", 0.0)
+        out: dict[str, dict[int, float]] = {"_machine": {0: busy}}
         for name, pid in self.roots.items():
             per: dict[int, float] = {}
             try:
@@ -181,6 +183,10 @@ class CpuMeter:
             old = before.get(name, {})
             used = sum(max(0.0, v - old.get(pid, 0.0)) for pid, v in per.items())
             result[name] = round(100 * used / elapsed, 1)
+        machine = result.pop("_machine", None)
+        if machine is not None:
+            # Everything else on the machine (other sessions' tests, ...): noise to report.
+            result["other_processes"] = round(max(0.0, machine - sum(result.values())), 1)
         return result
 
 
@@ -260,8 +266,11 @@ class ClientPool:
     """Many small httpx AsyncClients (loopback only, no proxies from the environment)."""
 
     def __init__(self, timeout: float) -> None:
+        # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them,
+        # so a POST never races a server-side close (a ReadError that is not the server's).
         limits = httpx.Limits(max_connections=CONNECTIONS_PER_CLIENT,
-                              max_keepalive_connections=CONNECTIONS_PER_CLIENT)
+                              max_keepalive_connections=CONNECTIONS_PER_CLIENT,
+                              keepalive_expiry=2.0)
         t = httpx.Timeout(timeout, pool=timeout)
         self.clients = [httpx.AsyncClient(limits=limits, timeout=t, trust_env=False)
                         for _ in range(CLIENTS)]
@@ -307,7 +316,7 @@ async def open_loop(pool: ClientPool, url: str, payloads: Payloads, *, rate: flo
                     duration: float, on_accepted: OnAccepted | None = None) -> PhaseStats:
     """Offer ``rate`` requests/s for ``duration`` s whatever the answers (no coordinated
     omission: each request has an intended send time and latency counts from it)."""
-    total = min(MAX_REQUESTS, int(round(rate * duration)))
+    total = min(MAX_REQUESTS, round(rate * duration))
     stats = PhaseStats()
     tasks: set[asyncio.Task[None]] = set()
     stats.start = t0 = now() + 0.05
@@ -371,9 +380,12 @@ def summarize(stats: PhaseStats, *, offered_rate: float | None = None,
         out["error_samples"] = stats.error_samples
     if cpu is not None:
         out["cpu_pct_of_one_core"] = cpu
-        server = sum(v for k, v in cpu.items() if k != "generator") / 100 * elapsed
+        server = sum(v for k, v in cpu.items()
+                     if k not in ("generator", "other_processes")) / 100 * elapsed
         if stats.accepted:
             out["server_cpu_ms_per_accepted"] = round(1000 * server / stats.accepted, 2)
+            out["cpu_ms_per_accepted"] = {k: round(10 * v * elapsed / stats.accepted, 2)
+                                          for k, v in cpu.items() if k != "other_processes"}
         if stats.sent:
             out["generator_cpu_ms_per_request"] = round(
                 1000 * cpu.get("generator", 0) / 100 * elapsed / stats.sent, 2)
@@ -578,6 +590,48 @@ def fifo_freshness(t201: list[float], series: list[tuple[float, int, int]],
     return out
 
 
+class PgWaitSampler(Ticker):
+    """What the bench databases' backends are doing, sampled from ``pg_stat_activity``.
+
+    ``idle in transaction`` means the application holds a transaction (and its row locks)
+    open while it does something else; ``Lock:transactionid`` means waiting for another
+    transaction's row lock.
+    """
+
+    def __init__(self, admin_url: str, poll_s: float = 0.05) -> None:
+        super().__init__(poll_s)
+        parts = urlsplit(admin_url.replace("+asyncpg", "", 1))
+        self.dsn = parts._replace(path="/postgres").geturl()
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.samples = 0
+
+    async def run(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            while not self._stop.is_set():
+                rows = await conn.fetch(
+                    "SELECT datname, state, wait_event_type, wait_event FROM pg_stat_activity "
+                    "WHERE datname LIKE 'bench_%' AND state IS NOT NULL AND state <> 'idle' "
+                    "AND pid <> pg_backend_pid()")
+                self.samples += 1
+                for r in rows:
+                    wait = f"{r[2]}:{r[3]}" if r[2] else "running"
+                    self.counts[(r[0].removeprefix("bench_"), f"{r[1]} / {wait}")] += 1
+                await self._tick()
+        finally:
+            await conn.close()
+
+    def summary(self) -> dict[str, Any]:
+        """Per database: mean number of backends in each state over the samples."""
+        out: dict[str, dict[str, float]] = {}
+        for (db, what), n in self.counts.most_common():
+            out.setdefault(db, {})[what] = round(n / max(1, self.samples), 2)
+        return {"samples": self.samples, "poll_ms": self.poll_s * 1000,
+                "mean_backends": out}
+
+
 # ---------------------------------------------------------------------------------------
 # The mesh of one backend
 
@@ -683,14 +737,25 @@ async def wait_ready(mesh: Mesh, children: Children, client: httpx.AsyncClient) 
         await asyncio.sleep(0.2)
 
 
-async def wait_drained(poller: CountPoller, target: tuple[int, int], timeout: float,
-                       children: Children) -> float | None:
-    """Wait until metrics counts reach ``target``; the time it did, or None on timeout."""
-    deadline = now() + timeout
+async def wait_drained(poller: CountPoller, target: tuple[int, int], within: float,
+                       children: Children, settle: float = 1.0) -> float | None:
+    """Wait until metrics caught up; the time it did, or None after ``within``.
+
+    Caught up: both counts reached ``target`` (the 201s), are equal, and have not moved for
+    ``settle`` seconds, since requests that timed out on the client may still have been
+    committed and counted. The time returned is the first poll that showed the final counts.
+    """
+    deadline = now() + within
     while now() < deadline:
         last = poller.latest()
-        if last and last[1] >= target[0] and last[2] >= target[1]:
-            return last[0]
+        if last and last[1] >= target[0] and last[2] >= target[1] and last[1] == last[2]:
+            first = last[0]
+            for t, sub, opened in reversed(poller.series):
+                if (sub, opened) != (last[1], last[2]):
+                    break
+                first = t
+            if last[0] - first >= settle:
+                return first
         children.check_alive()
         await asyncio.sleep(0.02)
     return None
@@ -717,23 +782,29 @@ async def scrape_pipeline(client: httpx.AsyncClient, mesh: Mesh) -> dict[str, An
     return out
 
 
-def log_events(mesh: Mesh) -> dict[str, dict[str, int]]:
-    """Counts of WARNING+ log events per service (the services log JSON lines)."""
-    out: dict[str, dict[str, int]] = {}
+def log_events(mesh: Mesh) -> dict[str, dict[str, Any]]:
+    """WARNING+ log events per service (they log JSON lines): counts and a first example."""
+    out: dict[str, dict[str, Any]] = {}
     for name in (*SERVICES, "baseline"):
         path = mesh.workdir / "logs" / f"{name}.log"
         if not path.exists():
             continue
         counts: Counter[str] = Counter()
+        examples: dict[str, str] = {}
         for line in path.read_text(errors="replace").splitlines():
             try:
                 rec = json.loads(line)
                 key = f"{rec.get('level', '?')}:{rec.get('event', '?')}"
+                detail = {k: v for k, v in rec.items()
+                          if k in ("error", "error_type", "consumer", "deliveries", "retry_in")}
+                example = json.dumps(detail, ensure_ascii=False)[:400] if detail else ""
             except ValueError:
-                key = "text:" + line[:80]
+                key, example = "text:" + line[:80], line[:400]
             counts[key] += 1
+            if example:
+                examples.setdefault(key, example)
         if counts:
-            out[name] = dict(counts.most_common(10))
+            out[name] = {"counts": dict(counts.most_common(10)), "examples": examples}
     return out
 
 
@@ -781,6 +852,25 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
                     await drained("warm-up")
                     result["warmup"] = {"intake_accepted": w.accepted, "errors": w.errors}
 
+                async def measured(load: Awaitable[PhaseStats],
+                                   **extra: Any) -> tuple[PhaseStats, dict[str, Any], Any]:
+                    """Run one load phase with CPU accounting (and PG activity sampling)."""
+                    sampler = PgWaitSampler(pg.admin_url) if pg is not None else None
+                    task = asyncio.create_task(sampler.run()) if sampler else None
+                    c0 = cpu.snapshot()
+                    try:
+                        st = await load
+                    finally:
+                        c1 = cpu.snapshot()
+                        if sampler is not None and task is not None:
+                            sampler.stop()
+                            with contextlib.suppress(Exception):
+                                await task
+                    out = summarize(st, cpu=CpuMeter.percent(c0, c1, st.end - st.start), **extra)
+                    if sampler is not None:
+                        out["pg_activity"] = sampler.summary()
+                    return st, out, c0
+
                 # 1. Open loop against intake, with freshness.
                 last = poller.latest()
                 base = (last[1], last[2]) if last else await poller.read()
@@ -788,16 +878,14 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
                                            sample_every=args.sample_every)
                 watch_task = asyncio.create_task(watcher.run())
                 log(f"{backend}: open loop → intake, {args.rate:g}/s for {args.duration:g}s")
-                c0 = cpu.snapshot()
-                s = await open_loop(client, intake_url, payloads, rate=args.rate,
-                                    duration=args.duration, on_accepted=watcher.on_accepted)
-                c1 = cpu.snapshot()
+                s, result["intake"], _ = await measured(
+                    open_loop(client, intake_url, payloads, rate=args.rate,
+                              duration=args.duration, on_accepted=watcher.on_accepted),
+                    offered_rate=args.rate)
                 accepted_total += s.accepted
-                result["intake"] = summarize(s, offered_rate=args.rate,
-                                             cpu=CpuMeter.percent(c0, c1, s.end - s.start))
                 caught_up = await drained("open loop")
-                grace = now() + 2.0
-                while watcher.pending and now() < grace:
+                grace = now() + (2.0 if caught_up else 0.0)
+                while watcher.pending and now() < grace:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
                 watcher.stop()
                 await watch_task
@@ -815,21 +903,16 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
 
                 # 2. Open loop against the baseline.
                 log(f"{backend}: open loop → baseline")
-                c0 = cpu.snapshot()
-                b = await open_loop(client, baseline_url, payloads, rate=args.rate,
-                                    duration=args.duration)
-                c1 = cpu.snapshot()
-                result["baseline"] = summarize(b, offered_rate=args.rate,
-                                               cpu=CpuMeter.percent(c0, c1, b.end - b.start))
+                _, result["baseline"], _ = await measured(
+                    open_loop(client, baseline_url, payloads, rate=args.rate,
+                              duration=args.duration), offered_rate=args.rate)
 
                 # 3. Closed loop ("max throughput"): intake, let the mesh drain, baseline.
                 log(f"{backend}: closed loop, {args.concurrency} clients, {args.max_duration:g}s")
-                c0 = cpu.snapshot()
-                mi = await closed_loop(client, intake_url, payloads,
-                                       concurrency=args.concurrency, duration=args.max_duration)
-                c1 = cpu.snapshot()
+                mi, mi_sum, c0 = await measured(closed_loop(
+                    client, intake_url, payloads, concurrency=args.concurrency,
+                    duration=args.max_duration))
                 accepted_total += mi.accepted
-                mi_sum = summarize(mi, cpu=CpuMeter.percent(c0, c1, mi.end - mi.start))
                 caught_up = await drained("closed loop")
                 c2 = cpu.snapshot()
                 mi_sum["metrics_caught_up_after_load_s"] = (
@@ -841,13 +924,12 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
                     mi_sum["pipeline_per_s"] = round(mi.accepted / span, 1)
                     slice_cpu = CpuMeter.percent(c0, c2, span)
                     mi_sum["slice_cpu_ms_per_dossier"] = round(
-                        10 * span * sum(v for k, v in slice_cpu.items() if k != "generator")
+                        10 * span * sum(v for k, v in slice_cpu.items()
+                                          if k not in ("generator", "other_processes"))
                         / mi.accepted, 2)
-                c0 = cpu.snapshot()
-                mb = await closed_loop(client, baseline_url, payloads,
-                                       concurrency=args.concurrency, duration=args.max_duration)
-                c1 = cpu.snapshot()
-                mb_sum = summarize(mb, cpu=CpuMeter.percent(c0, c1, mb.end - mb.start))
+                _, mb_sum, _ = await measured(closed_loop(
+                    client, baseline_url, payloads, concurrency=args.concurrency,
+                    duration=args.max_duration))
                 ratio = (mi_sum["accepted_per_s"] / mb_sum["accepted_per_s"]
                          if mb_sum["accepted_per_s"] else None)
                 result["max_throughput"] = {
@@ -855,16 +937,25 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
                     "intake_per_s": mi_sum["accepted_per_s"],
                     "baseline_per_s": mb_sum["accepted_per_s"],
                     "ratio": round(ratio, 3) if ratio is not None else None,
+                    # CPU per accepted request of the HTTP process alone (intake's excludes the
+                    # workflow/metrics/NATS work its events cause; the database's is apart).
+                    "intake_process_cpu_ms": mi_sum.get("cpu_ms_per_accepted", {}).get("intake"),
+                    "baseline_process_cpu_ms": mb_sum.get("cpu_ms_per_accepted", {})
+                    .get("baseline"),
                     "intake": mi_sum, "baseline": mb_sum,
                 }
                 log(f"{backend}: max throughput intake {mi_sum['accepted_per_s']}/s "
                     f"(p99 {mi_sum['p99_ms']} ms), baseline {mb_sum['accepted_per_s']}/s, "
                     f"ratio {result['max_throughput']['ratio']}")
                 last = poller.latest()
-                result["totals"] = {"intake_accepted": accepted_total,
-                                    "metrics_submitted": last[1] if last else None,
-                                    "metrics_cases_opened": last[2] if last else None,
-                                    "stats_poll_failures": poller.failures}
+                result["totals"] = {
+                    "intake_accepted": accepted_total,
+                    "metrics_submitted": last[1] if last else None,
+                    "metrics_cases_opened": last[2] if last else None,
+                    # Requests that failed on the client (timeouts) but were committed anyway.
+                    "committed_without_201": (last[1] - accepted_total) if last else None,
+                    "stats_poll_failures": poller.failures,
+                }
             finally:
                 poller.stop()
                 with contextlib.suppress(Exception):
@@ -904,6 +995,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="how long to wait for metrics to catch up after a phase")
     p.add_argument("--request-timeout", type=float, default=10.0)
     p.add_argument("--keep-tmp", action="store_true", help="keep databases and logs")
+    p.add_argument("--label", help="free text stored with the results (e.g. what was measured)")
     args = p.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if not args.backends or set(args.backends) - set(BACKENDS):
@@ -927,6 +1019,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(), "python": platform.python_version(),
         "implementation": platform.python_implementation(), "platform": platform.platform(),
         "machine": platform.machine(),
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     with contextlib.suppress(Exception):
         import psutil
@@ -939,6 +1032,24 @@ def machine_info() -> dict[str, Any]:
                 info["cpu_model"] = line.split(":", 1)[1].strip()
                 break
     return info
+
+
+def code_under_test(label: str | None) -> dict[str, Any]:
+    """Where the measured services come from (the interpreter's motcua) and its git state."""
+    import motcua
+
+    root = Path(motcua.__file__).resolve().parents[3]  # <root>/shared/src/motcua/__init__.py
+    out: dict[str, Any] = {"root": str(root), "python": sys.executable}
+    if label:
+        out["label"] = label
+    with contextlib.suppress(Exception):
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], text=True,
+                                capture_output=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no", "--", "shared", "services"], text=True,
+                               capture_output=True, timeout=5, check=True).stdout.strip()
+        out.update(git_commit=commit, git_dirty=bool(dirty))
+    return out
 
 
 def _versions() -> dict[str, str]:
@@ -1019,6 +1130,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     started = datetime.now(UTC)
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     code = 0
     try:
         try:
@@ -1049,8 +1161,9 @@ def main(argv: list[str] | None = None) -> int:
         "tool": "bench/slice.py",
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": finished.isoformat(timespec="seconds"),
-        "machine": machine_info(),
+        "machine": {**machine_info(), "loadavg_at_start": load_at_start},
         "versions": _versions(),
+        "code_under_test": code_under_test(args.label),
         "parameters": {
             "rate": args.rate, "duration_s": args.duration, "warmup_s": args.warmup,
             "concurrency": args.concurrency, "max_duration_s": args.max_duration,

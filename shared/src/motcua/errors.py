@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from motcua.logging import get_logger
@@ -209,6 +210,17 @@ async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> J
                         headers=getattr(exc, "headers", None))
 
 
+class ServiceBusy(Problem):
+    status = 503
+    code = "service.busy"
+    title = "Service is busy; retry shortly"
+
+
+async def _on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database_pool_exhausted", path=request.url.path)
+    return problem_response(ServiceBusy(retry_after=1), request)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__,
               exc_info=exc)
@@ -222,4 +234,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)  # type: ignore[arg-type]
+    # Overload (no database connection free in time) is not a bug: 503 with Retry-After.
+    app.add_exception_handler(SATimeoutError, _on_pool_timeout)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -145,9 +145,11 @@ class Relay:
                 return True
             except Exception:
                 await self._resign()
+        # Autocommit: the session-level lock outlives statements, and the connection
+        # must not sit "idle in transaction" for as long as this relay leads.
         conn = await self._engine.connect()
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
         got = await conn.scalar(select(func.pg_try_advisory_lock(_RELAY_LOCK_KEY)))
-        await conn.commit()
         if got:
             self._leader_conn = conn
             self.is_leader = True
