@@ -15,15 +15,29 @@ from motcua.testing import Mesh, RunningService
 _serial = itertools.count(1)
 
 
+#: Paper documents that complete a birth registration (1.001193) handed in at the desk.
+BIRTH_DOCUMENTS = (
+    {"component_code": "to_khai_khai_sinh", "source": "paper"},
+    {"component_code": "giay_chung_sinh", "source": "paper"},
+    {"component_code": "giay_to_tuy_than", "source": "shown"},
+)
+
+
 def dossier_body(agency_code: str = "000.01.17.H56", **overrides: Any) -> dict[str, Any]:
-    """A valid submission with a distinct applicant ID (province 038, born 1995)."""
+    """A valid submission with a distinct applicant ID (province 038, born 1995).
+
+    A counter (direct) submission at the agency's own desk with the paper documents the
+    procedure requires, left at status 1 (not received in the same step).
+    """
     n = next(_serial)
     body = {
         "procedure_code": "1.001193",
         "agency_code": agency_code,
-        "channel": "online",
+        "channel": "direct",
+        "reception_point": agency_code,
         "applicant": {"kind": "individual", "id_number": f"038095{n:06d}",
                       "full_name": "Nguyễn Văn An"},
+        "documents": [dict(d) for d in BIRTH_DOCUMENTS],
     }
     body.update(overrides)
     return body

@@ -1,8 +1,9 @@
 """Intake's declarative base (its own metadata: intake owns its database)."""
 
-from motcua.db import NAMING
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from motcua.db import NAMING
 
 
 class Base(DeclarativeBase):

@@ -1,7 +1,6 @@
 """How the `motcua` command runs intake."""
 
 from motcua.registry import ServiceSpec
-
 from motcua_intake import migrations_dir
 from motcua_intake.catalog.sample import seed
 from motcua_intake.config import Settings

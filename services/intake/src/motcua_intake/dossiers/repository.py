@@ -1,14 +1,45 @@
-"""Queries on dossiers and their code sequences."""
+"""Queries on dossiers, their documents, timeline and code sequences."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua_intake.catalog.models import Agency, Procedure
-from motcua_intake.dossiers.models import Dossier, DossierSequence
+from motcua.db import UtcDateTime
+from motcua_intake.dossiers.models import (
+    CLOCK_RUNNING,
+    Dossier,
+    DossierDocument,
+    DossierHistory,
+    DossierSequence,
+)
+from motcua_intake.pagination import after, decode_cursor, encode_cursor, parse_instant
+
+#: Sort keys of officer lists; a leading "-" sorts descending. Ties break on the code.
+SORTS = ("submitted_at", "-submitted_at", "due_at", "-due_at", "code", "-code")
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+_FAR_PAST = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DossierFilter:
+    """Officer list filters; ``agencies`` is the caller's scope (None: every agency)."""
+
+    agencies: list[str] | None = None
+    status: list[int] | None = None
+    procedure: list[str] | None = None
+    channel: list[str] | None = None
+    agency: list[str] | None = None
+    submitted_from: datetime | None = None
+    submitted_to: datetime | None = None
+    due_before: datetime | None = None
+    overdue_at: datetime | None = None
 
 
 class DossierRepository:
@@ -17,9 +48,12 @@ class DossierRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, code: str) -> Dossier | None:
-        """A dossier by code."""
-        return await self.session.get(Dossier, code)
+    async def get(self, code: str, *, for_update: bool = False) -> Dossier | None:
+        """A dossier by code (row-locked on PostgreSQL when ``for_update``)."""
+        stmt = select(Dossier).where(Dossier.code == code)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
 
     async def next_sequence(self, agency_code: str, day: str) -> int:
         """Take the next number for ``agency_code`` on ``day``, atomically.
@@ -36,12 +70,68 @@ class DossierRepository:
         ).returning(DossierSequence.last_value)
         return int((await self.session.execute(stmt)).scalar_one())
 
-    async def agency_exists(self, code: str) -> bool:
-        """Whether the agency is known."""
-        return (await self.session.scalar(select(Agency.code).where(Agency.code == code))) \
-            is not None
+    async def documents(self, code: str) -> list[DossierDocument]:
+        """Documents of a dossier, in the order they were handed in."""
+        return list(await self.session.scalars(
+            select(DossierDocument).where(DossierDocument.dossier_code == code)
+            .order_by(DossierDocument.created_at, DossierDocument.id)))
 
-    async def procedure_exists(self, code: str) -> bool:
-        """Whether the procedure is in the catalog."""
-        return (await self.session.scalar(
-            select(Procedure.national_code).where(Procedure.national_code == code))) is not None
+    async def history(self, code: str) -> list[DossierHistory]:
+        """The dossier's timeline, oldest first."""
+        return list(await self.session.scalars(
+            select(DossierHistory).where(DossierHistory.dossier_code == code)
+            .order_by(DossierHistory.id)))
+
+    async def page(self, f: DossierFilter, *, sort: str, limit: int,
+                   cursor: str | None) -> tuple[list[Dossier], str | None]:
+        """A page of dossiers matching ``f`` in ``sort`` order (keyset pagination)."""
+        stmt = select(Dossier)
+        if f.agencies is not None:
+            stmt = stmt.where(or_(Dossier.agency_code.in_(f.agencies),
+                                  Dossier.reception_point.in_(f.agencies)))
+        if f.agency:
+            stmt = stmt.where(or_(Dossier.agency_code.in_(f.agency),
+                                  Dossier.reception_point.in_(f.agency)))
+        if f.status:
+            stmt = stmt.where(Dossier.status.in_(f.status))
+        if f.procedure:
+            stmt = stmt.where(Dossier.procedure_code.in_(f.procedure))
+        if f.channel:
+            stmt = stmt.where(Dossier.channel.in_(f.channel))
+        if f.submitted_from:
+            stmt = stmt.where(Dossier.submitted_at >= f.submitted_from)
+        if f.submitted_to:
+            stmt = stmt.where(Dossier.submitted_at < f.submitted_to)
+        if f.due_before:
+            stmt = stmt.where(Dossier.status.in_(CLOCK_RUNNING),
+                              Dossier.due_at < f.due_before)
+        if f.overdue_at:
+            stmt = stmt.where(Dossier.status.in_(CLOCK_RUNNING),
+                              Dossier.due_at < f.overdue_at)
+        descending = sort.startswith("-")
+        name = sort.lstrip("-")
+        key: Any
+        if name == "code":
+            key = Dossier.code
+        elif name == "submitted_at":
+            key = Dossier.submitted_at
+        else:  # due_at: dossiers not received yet (no appointment) come last either way
+            key = func.coalesce(Dossier.due_at, literal(
+                _FAR_PAST if descending else _FAR_FUTURE, UtcDateTime))
+        if cursor:
+            last_key, last_code = decode_cursor(cursor, 2)
+            if name != "code":
+                last_key = parse_instant(last_key)
+            stmt = stmt.where(after(key, Dossier.code, last_key, str(last_code),
+                                    descending=descending))
+        order = (key.desc(), Dossier.code.desc()) if descending else (key, Dossier.code)
+        rows = list(await self.session.scalars(stmt.order_by(*order).limit(limit + 1)))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if not more:
+            return rows, None
+        last = rows[-1]
+        value: Any = last.code if name == "code" else getattr(last, name)
+        if name == "due_at" and value is None:
+            value = _FAR_PAST if descending else _FAR_FUTURE
+        return rows, encode_cursor(value, last.code)

@@ -1,0 +1,1 @@
+"""Attachments: files streamed to storage, sniffed, hashed, referenced by dossiers."""

@@ -1,0 +1,62 @@
+"""Intake's event handlers: workflow's case events keep public tracking up to date.
+
+Intake mirrors what workflow reports after reception: the national status (4, 5, 6, 8,
+9, 10), the appointment as the deadline ledger moves it, what is awaited from the
+applicant (the items of a supplement request, payment at 6, collecting the result at 9)
+and extensions with their reason. Statuses intake decides itself (1, 2, 3, 7) are never
+taken from workflow; the event ``sequence`` (the case's version) drops stale ones.
+Other case events (transfers, tasks, alerts) are internal and acked unread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.calendar import TIMEZONE
+from motcua.contracts.workflow import (
+    CaseExtendedV1,
+    CaseStatusChangedV1,
+    CaseSupplementRequestedV1,
+)
+from motcua.events import Envelope
+from motcua_intake.dossiers import service as dossiers
+
+
+async def on_status_changed(event: Envelope, data: CaseStatusChangedV1,
+                            session: AsyncSession) -> None:
+    """Mirror the case's status and appointment (the runner makes this idempotent)."""
+    await dossiers.apply_case_event(session, data.dossier_code, event.sequence or 0,
+                                    data.occurred_at, kind="case_status", status=data.status,
+                                    due_at=data.due_at)
+
+
+async def on_supplement_requested(event: Envelope, data: CaseSupplementRequestedV1,
+                                  session: AsyncSession) -> None:
+    """Show the applicant what the supplement request asks for."""
+    await dossiers.apply_case_event(
+        session, data.dossier_code, event.sequence or 0, data.occurred_at,
+        kind="supplement_requested", status=5,
+        awaited=dossiers.supplement_awaited(data.request_id, data.items),
+        note_vi="Yêu cầu bổ sung: " + "; ".join(data.items),
+        note_en="Supplement requested: " + "; ".join(data.items))
+
+
+async def on_extended(event: Envelope, data: CaseExtendedV1, session: AsyncSession) -> None:
+    """Show the new appointment and why (phiếu xin lỗi và hẹn lại ngày trả kết quả)."""
+    when = f"{data.new_due_at.astimezone(TIMEZONE):%H:%M %d/%m/%Y}"
+    await dossiers.apply_case_event(
+        session, data.dossier_code, event.sequence or 0, data.occurred_at, kind="extended",
+        due_at=data.new_due_at, note_vi=f"Hẹn lại ngày trả kết quả: {when}. {data.reason}",
+        note_en=f"New appointment: {when}. {data.reason}")
+
+
+def handlers() -> dict[str, dict[str, Callable[..., Any]]]:
+    """The handlers this service runs, by durable consumer and event type."""
+    return {"intake-workflow": {
+        CaseStatusChangedV1.event_type(): on_status_changed,
+        CaseSupplementRequestedV1.event_type(): on_supplement_requested,
+        CaseExtendedV1.event_type(): on_extended,
+    }}

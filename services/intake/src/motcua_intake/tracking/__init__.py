@@ -1,0 +1,1 @@
+"""Public tracking: a dossier's timeline by code plus a second factor."""

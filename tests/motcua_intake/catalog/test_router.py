@@ -1,0 +1,163 @@
+"""The catalog through the API: seed, lists, versions, publication, import and export."""
+
+from __future__ import annotations
+
+import json
+
+from motcua.testing import Mesh
+from motcua_intake.catalog.csvio import from_csv
+from motcua_intake.catalog.models import Procedure
+from motcua_intake.catalog.sample import SEED_FILE
+from tests.e2e.helpers import dossier_body, table_count
+from tests.motcua_intake.helpers import centre, problem, ward
+
+NEW = {
+    "national_code": "1.999001", "name_vi": "Thủ tục mẫu cấp giấy xác nhận",
+    "name_en": "Sample confirmation", "field_vi": "Hộ tịch", "level": "commune",
+    "statutory_time": {"amount": 2, "unit": "working_days"},
+    "fee_lines": [{"code": "le_phi", "kind": "fee", "label_vi": "Lệ phí", "amount_vnd": 5000}],
+    "components": [{"code": "don", "name_vi": "Đơn đề nghị", "required": True}],
+}
+
+
+class TestSeed:
+    async def test_seed_is_complete_and_idempotent(self, mesh: Mesh, intake) -> None:
+        seeded = json.loads(SEED_FILE.read_text(encoding="utf-8"))["procedures"]
+        assert await table_count(intake, Procedure.__table__) == len(seeded) >= 20
+        assert "0 agencies and 0 procedures added" == \
+            await mesh.specs["intake"].seed(mesh.settings("intake"))
+        page = (await intake.client.get("/v1/procedures", params={"limit": 200})).json()
+        assert {p["status"] for p in page["items"]} == {"published"}
+        assert all(p["published_at"] for p in page["items"])
+        bundles = (await intake.client.get("/v1/procedures",
+                                           params={"bundle": "true"})).json()["items"]
+        assert {b["national_code"] for b in bundles} == \
+            {"3.000722", "2.000986", "2.001023", "1.011537"}
+        birth = (await intake.client.get("/v1/procedures/3.000722")).json()
+        assert birth["definition"]["bundle"]["members"][:3] == ["1.001193", "1.004222",
+                                                                "1.014137"]
+
+    async def test_lists_filter_and_page(self, mesh: Mesh, intake) -> None:
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 10, **({"cursor": cursor} if cursor else {})}
+            page = (await intake.client.get("/v1/procedures", params=params)).json()
+            seen += [p["national_code"] for p in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert seen == sorted(seen) and len(seen) == len(set(seen)) == 35
+        province = (await intake.client.get("/v1/procedures", params={
+            "level": "province"})).json()["items"]
+        assert province and {p["level"] for p in province} == {"province"}
+        at_ward = (await intake.client.get("/v1/procedures", params={
+            "reception_point": ward(mesh), "limit": 200})).json()["items"]
+        assert "3.000347" not in {p["national_code"] for p in at_ward}  # ministry-assigned
+        found = (await intake.client.get("/v1/procedures", params={"q": "khai sinh"})).json()
+        assert "1.001193" in {p["national_code"] for p in found["items"]}
+        problem(await intake.client.get("/v1/procedures", params={"cursor": "%%%"}), 422,
+                "pagination.cursor_invalid")
+        problem(await intake.client.get("/v1/procedures/9.999999"), 404, "procedure.not_found")
+
+
+class TestLifecycle:
+    async def test_create_update_publish_versions(self, mesh: Mesh, intake) -> None:
+        body = {**NEW, "agencies": [ward(mesh)], "reception_points": [ward(mesh), centre(mesh)]}
+        created = await intake.client.post("/v1/procedures", json=body)
+        assert created.status_code == 201, created.text
+        assert (created.json()["status"], created.json()["version"]) == ("draft", 1)
+        problem(await intake.client.post("/v1/procedures", json=body), 409, "procedure.exists")
+
+        # a draft does not accept dossiers
+        submission = dossier_body(ward(mesh), procedure_code="1.999001",
+                                  documents=[{"component_code": "don", "source": "paper"}])
+        problem(await intake.client.post("/v1/dossiers", json=submission), 422,
+                "procedure.not_available")
+
+        published = await intake.client.post("/v1/procedures/1.999001/publication",
+                                             json={"valid_from": "2020-01-01"})
+        assert published.json()["status"] == "published" and published.json()["published_at"]
+        first = await intake.client.post("/v1/dossiers", json=submission)
+        assert first.status_code == 201, first.text
+        assert first.json()["procedure_version"] == 2
+
+        changed = {**body, "statutory_time": {"amount": 3, "unit": "working_days"}}
+        updated = (await intake.client.put("/v1/procedures/1.999001", json=changed)).json()
+        assert updated["version"] == 3 and updated["status"] == "published"
+        versions = (await intake.client.get("/v1/procedures/1.999001/versions")).json()
+        assert [v["version"] for v in versions] == [1, 2, 3]
+        old = (await intake.client.get("/v1/procedures/1.999001", params={"version": 2})).json()
+        assert old["definition"]["statutory_time"]["amount"] == 2
+
+        # the dossier keeps the rules it was submitted under
+        received = await intake.client.post(f"/v1/dossiers/{first.json()['code']}/reception",
+                                            json={})
+        assert received.json()["statutory_time"]["amount"] == 2
+
+        expired = await intake.client.post("/v1/procedures/1.999001/publication",
+                                           json={"valid_from": "2020-01-01",
+                                                 "valid_to": "2020-12-31"})
+        assert expired.status_code == 200
+        problem(await intake.client.post("/v1/dossiers", json=submission), 422,
+                "procedure.not_available")
+
+    async def test_references_must_resolve(self, mesh: Mesh, intake) -> None:
+        body = {**NEW, "agencies": ["000.99.99.ZZZ"],
+                "bundle": {"members": ["1.001193", "8.888888"]}}
+        p = problem(await intake.client.post("/v1/procedures", json=body), 422,
+                    "catalog.invalid")
+        assert {e["field"] for e in p["errors"]} == {"agencies.0", "bundle.members.1"}
+        bad = {**NEW, "statutory_time": {"amount": 2}, "level": "district"}
+        p = problem(await intake.client.post("/v1/procedures", json=bad), 422,
+                    "request.validation_failed")
+        assert {e["field"] for e in p["errors"]} >= {"level", "statutory_time"}
+        assert await table_count(intake, Procedure.__table__) == 35
+
+
+class TestImportExport:
+    async def test_json_round_trip(self, mesh: Mesh, intake) -> None:
+        exported = await intake.client.get("/v1/procedures/export")
+        doc = exported.json()
+        assert len(doc["procedures"]) == 35
+        again = await intake.client.post("/v1/procedures/import", json=doc)
+        assert again.json()["unchanged"] == sorted(p["national_code"]
+                                                   for p in doc["procedures"])
+        doc["procedures"].append({**NEW, "agencies": [ward(mesh)]})
+        result = (await intake.client.post("/v1/procedures/import", json=doc,
+                                           params={"publish": "true"})).json()
+        assert result["created"] == ["1.999001"] and result["published"] == ["1.999001"]
+
+    async def test_csv_round_trip(self, mesh: Mesh, intake) -> None:
+        sheet = await intake.client.get("/v1/procedures/export", params={"format": "csv"})
+        assert sheet.headers["content-type"].startswith("text/csv")
+        text = sheet.text
+        parsed = from_csv(text)
+        exported = (await intake.client.get("/v1/procedures/export")).json()
+        assert [p.model_dump(mode="json") for p in parsed.procedures] == exported["procedures"]
+        result = await intake.client.post("/v1/procedures/import.csv", content=text.encode(),
+                                          headers={"content-type": "text/csv"})
+        assert len(result.json()["unchanged"]) == 35
+
+        broken = text.replace("working_days", "fortnights", 1)
+        p = problem(await intake.client.post("/v1/procedures/import.csv",
+                                             content=broken.encode()), 422,
+                    "catalog.csv_invalid")
+        assert p["errors"][0]["field"].startswith("rows.2.statutory_time")
+
+
+class TestAgencies:
+    async def test_merger_maps_old_codes(self, mesh: Mesh, intake) -> None:
+        new = f"000.03.17.{mesh.province}"
+        r = await intake.client.post("/v1/agencies", json={
+            "code": new, "name_vi": "UBND phường mới (mẫu)", "level": "commune",
+            "valid_from": "2025-07-01", "replaces": [f"000.02.17.{mesh.province}"]})
+        assert r.status_code == 201, r.text
+        old = (await intake.client.get(f"/v1/agencies/000.02.17.{mesh.province}")).json()
+        assert old["replaced_by"] == new and old["valid_to"] == "2025-07-01"
+        p = problem(await intake.client.post("/v1/dossiers", json=dossier_body(
+            f"000.02.17.{mesh.province}")), 422, "agency.replaced")
+        assert p["replaced_by"] == new
+        listed = (await intake.client.get("/v1/agencies")).json()["items"]
+        assert len(listed) == 4
+        problem(await intake.client.post("/v1/agencies", json={
+            "code": new, "name_vi": "x", "level": "commune"}), 409, "agency.exists")

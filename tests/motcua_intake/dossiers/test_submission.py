@@ -1,0 +1,180 @@
+"""Submission on the three channels, routing by the catalog, and refused inputs."""
+
+from __future__ import annotations
+
+import pytest
+
+from motcua.testing import Mesh
+from tests.e2e.helpers import dossier_body
+from tests.motcua_intake.helpers import (
+    PDF,
+    centre,
+    commune,
+    online_body,
+    problem,
+    start_intake,
+    submit,
+    upload_id,
+    ward,
+    written,
+)
+
+NOTHING = {"dossiers": 0, "documents": 0, "history": 0, "outbox": 0, "attached": 0}
+
+
+class TestChannels:
+    async def test_three_channels(self, mesh: Mesh, intake) -> None:
+        online = await submit(intake, await online_body(intake, mesh))
+        assert online["status"] == 1 and online["channel"] == "online"
+        assert online["code"].startswith(f"{ward(mesh)}-") and online["code"].endswith("-0001")
+
+        # Postal, arriving at the provincial centre for a commune procedure (phi địa giới):
+        # numbered by the centre, decided by the commune named.
+        paper = [{"component_code": c, "source": "paper"}
+                 for c in ("to_khai_khai_sinh", "giay_chung_sinh", "giay_to_tuy_than")]
+        postal = await submit(intake, dossier_body(commune(mesh), channel="postal",
+                                                   reception_point=centre(mesh),
+                                                   documents=paper))
+        assert postal["code"].startswith(f"{centre(mesh)}-")
+        assert (postal["agency_code"], postal["reception_point"]) == \
+            (commune(mesh), centre(mesh))
+        assert postal["status"] == 1
+
+        # At the counter, received in one step: submitted then received, appointment fixed.
+        direct = await submit(intake, dossier_body(ward(mesh), receive_now=True,
+                                                   actor="officer-1"))
+        assert direct["status"] == 2 and direct["due_at"] and direct["received_at"]
+        assert direct["statutory_time"] == {"amount": 1, "unit": "working_days",
+                                            "cutoff": "15:00"}
+        assert direct["code"].endswith("-0002")  # the ward's second dossier today
+
+        counts = await written(intake)
+        assert counts["dossiers"] == 3 and counts["outbox"] == 4 and counts["attached"] == 2
+
+        detail = (await intake.client.get(f"/v1/dossiers/{online['code']}")).json()
+        assert [d["source"] for d in detail["documents"]] == ["upload", "upload", "data_store"]
+
+    async def test_routed_to_the_only_competent_agency(self, mesh: Mesh, intake) -> None:
+        # Criminal record certificate (3.000333) is decided by the provincial centre only:
+        # a commune desk receives it without naming the agency.
+        body = dossier_body(None, procedure_code="3.000333", reception_point=ward(mesh),
+                            documents=[{"component_code": c, "source": "paper"} for c in
+                                       ("to_khai_yeu_cau_cap_lltp", "giay_to_tuy_than")])
+        body.pop("agency_code")
+        got = await submit(intake, body)
+        assert got["agency_code"] == centre(mesh)
+        assert got["code"].startswith(f"{ward(mesh)}-")
+
+    async def test_several_competent_agencies_need_a_choice(self, mesh: Mesh, intake) -> None:
+        body = dossier_body(None, reception_point=centre(mesh))
+        body.pop("agency_code")
+        p = problem(await intake.client.post("/v1/dossiers", json=body), 422,
+                    "dossier.agency_required")
+        assert p["agencies"] == sorted([ward(mesh), commune(mesh)])
+        assert await written(intake) == NOTHING
+
+    async def test_bundle_carries_its_members(self, mesh: Mesh, intake) -> None:
+        a, b = await upload_id(intake), await upload_id(intake, PDF, "cs.pdf")
+        body = dossier_body(ward(mesh), procedure_code="3.000722", channel="online",
+                            reception_point=None, documents=[
+                                {"component_code": "to_khai_lien_thong", "source": "upload",
+                                 "attachment_ids": [a]},
+                                {"component_code": "giay_chung_sinh", "source": "upload",
+                                 "attachment_ids": [b]}])
+        r = await intake.client.post("/v1/dossiers", json=body)
+        if r.status_code == 422:  # the seed may list more required components
+            missing = [e["message"].split(":")[0] for e in r.json()["errors"]]
+            pytest.fail(f"bundle needs more components: {missing}")
+        assert r.status_code == 201, r.text
+
+
+class TestCodeFormat:
+    async def test_centralised_format_by_configuration(self, mesh: Mesh, tmp_path) -> None:
+        intake = await start_intake(mesh, code_format="centralised", system_owner_code="07",
+                                    attachment_dir=str(tmp_path))
+        code = (await submit(intake, dossier_body(ward(mesh))))["code"]
+        assert code.startswith(f"{mesh.province}.17.01.000-") and code.endswith("-070001")
+
+
+class TestRefusedInputs:
+    async def test_missing_components_are_listed_exactly(self, mesh: Mesh, intake) -> None:
+        body = dossier_body(ward(mesh), documents=[
+            {"component_code": "to_khai_khai_sinh", "source": "paper"}])
+        p = problem(await intake.client.post("/v1/dossiers", json=body), 422,
+                    "dossier.components_missing")
+        assert [m["code"] for m in p["missing"]] == ["giay_chung_sinh", "giay_to_tuy_than"]
+        assert {e["field"] for e in p["errors"]} == {"documents"}
+        assert len(p["errors"]) == 2
+        assert await written(intake) == NOTHING
+
+    async def test_documents_that_cannot_be_accepted(self, mesh: Mesh, intake) -> None:
+        used = await upload_id(intake)
+        await submit(intake, dossier_body(ward(mesh), documents=[
+            {"component_code": "to_khai_khai_sinh", "source": "upload",
+             "attachment_ids": [used]},
+            {"component_code": "giay_chung_sinh", "source": "paper"},
+            {"component_code": "giay_to_tuy_than", "source": "shown"}]))
+        before = await written(intake)
+        body = dossier_body(ward(mesh), channel="online", reception_point=None, documents=[
+            {"component_code": "to_khai_khai_sinh", "source": "paper"},  # not online
+            {"component_code": "giay_chung_sinh", "source": "data_store",
+             "data_store_ref": "x"},  # not reusable
+            {"component_code": "giay_to_tuy_than", "source": "upload",
+             "attachment_ids": [used, "0190d6d5-0000-7000-8000-000000000000"]},
+            {"component_code": "khong_co", "source": "paper"}])
+        p = problem(await intake.client.post("/v1/dossiers", json=body), 422,
+                    "dossier.documents_invalid")
+        assert {(e["field"], e["code"]) for e in p["errors"]} == {
+            ("documents.0.source", "source.not_allowed"),
+            ("documents.1.source", "source.not_allowed"),
+            ("documents.2.attachment_ids.0", "attachment.in_use"),
+            ("documents.2.attachment_ids.1", "attachment.unknown"),
+            ("documents.3.component_code", "component.unknown"),
+        }
+        assert await written(intake) == before
+
+    BAD = [
+        ({"procedure_code": "9.999999"}, 422, "procedure.unknown", "procedure_code"),
+        ({"agency_code": "000.99.99.ZZZ"}, 422, "agency.unknown", "agency_code"),
+        ({"reception_point": "000.99.99.ZZZ"}, 422, "agency.unknown", "reception_point"),
+        # a ministry-assigned procedure is received only at the provincial centre
+        ({"procedure_code": "3.000347", "agency_code": None, "documents": []}, 422,
+         "procedure.not_received_here", "reception_point"),
+        # a commune procedure is not decided by the provincial centre
+        ({"agency_code": "000.00.17.{p}"}, 422, "procedure.not_at_agency", "agency_code"),
+        # no statutory time published yet (2.001035 certification of transactions)
+        ({"procedure_code": "2.001035", "documents": []}, 422, "procedure.not_configured",
+         "procedure_code"),
+        ({"reception_point": None}, 422, "request.validation_failed", "reception_point"),
+        ({"channel": "online", "reception_point": None, "receive_now": True}, 422,
+         "request.validation_failed", "receive_now"),
+        ({"exemptions_claimed": ["poor_household"]}, 422, "dossier.exemption_unknown",
+         "exemptions_claimed.0"),
+        ({"applicant": {"kind": "individual", "id_number": "038495001234",
+                        "full_name": "A"}}, 422, "applicant.id_invalid", "applicant.id_number"),
+        ({"applicant": {"kind": "individual", "id_number": "038395000123",
+                        "full_name": "A"}}, 422, "applicant.id_invalid", "applicant.id_number"),
+    ]
+
+    async def test_bad_submissions_write_nothing(self, mesh: Mesh, intake) -> None:
+        # One service for every case (each refused request must leave the tables empty).
+        for change, status, code, field in self.BAD:
+            change = {k: v.format(p=mesh.province) if isinstance(v, str) else v
+                      for k, v in change.items()}
+            body = {**dossier_body(ward(mesh)), **change}
+            p = problem(await intake.client.post("/v1/dossiers", json=body), status, code)
+            assert field in {e["field"] for e in p["errors"]}, (change, p)
+            assert await written(intake) == NOTHING, change
+
+    async def test_organisation_by_tax_code(self, mesh: Mesh, intake) -> None:
+        body = dossier_body(centre(mesh), procedure_code="2.001583", documents=[],
+                            reception_point=centre(mesh),
+                            applicant={"kind": "organisation", "id_number": "0100109106",
+                                       "full_name": "Công ty TNHH Mẫu"})
+        r = await intake.client.post("/v1/dossiers", json=body)
+        if r.status_code == 422 and r.json()["code"] == "dossier.components_missing":
+            body["documents"] = [{"component_code": m["code"], "source": "paper"}
+                                 for m in r.json()["missing"]]
+            r = await intake.client.post("/v1/dossiers", json=body)
+        assert r.status_code == 201, r.text
+        assert r.json()["applicant"]["kind"] == "organisation"
