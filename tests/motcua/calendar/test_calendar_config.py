@@ -6,6 +6,7 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+
 from motcua.calendar import (
     TIMEZONE,
     Calendar,

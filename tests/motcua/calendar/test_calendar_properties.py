@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+
 from motcua.calendar import TIMEZONE, Calendar, OfficeHours, Override
 
 # Year tables are built lazily, so the first example of a run can be slow.

@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 import pytest
+
 from motcua.calendar import TIMEZONE, Calendar
 
 CAL = Calendar()

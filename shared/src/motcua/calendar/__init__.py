@@ -8,6 +8,11 @@ per-deployment :class:`Override` entries read by :func:`load_overrides`, and an 
     calendar = Calendar(overrides=load_overrides("calendar-overrides.toml"))
     due = calendar.add(received_at, 3, "working_days", cutoff=time(15))
     due.due_at, due.explain("vi")
+    calendar.shift(due.due_at, paused)           # move a due date by office time
+    calendar.rewind(due.due_at, timedelta(hours=8))  # one working day before it
+
+:class:`CalendarRegistry` holds the calendar of each agency of a deployment (shared
+overrides, per-agency office hours).
 
 Boundary rules (normalising arrivals, the cut-off, time running out exactly at closing,
 calendar days under the Civil Code, zero amounts) are set out in
@@ -27,11 +32,13 @@ from ._calendar import (
 )
 from ._hours import OfficeHours
 from ._overrides import InvalidOverrides, Override, load_overrides
+from ._registry import CalendarRegistry
 
 __all__ = [
     "HOURS_PER_WORKING_DAY",
     "TIMEZONE",
     "Calendar",
+    "CalendarRegistry",
     "DayOff",
     "DueDate",
     "InvalidOverrides",

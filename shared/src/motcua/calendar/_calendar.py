@@ -51,6 +51,8 @@ _UNITS: frozenset[str] = frozenset(get_args(Unit))
 _WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 _ONE_DAY = timedelta(days=1)
+# rewind() gives up after this many days (no calendar has that many rest days in a row).
+_MAX_REWIND_DAYS = 3660
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +222,44 @@ class Calendar:
                 if hi > lo:
                     total += hi - lo
         return total
+
+    def shift(self, instant: datetime, working_time: timedelta) -> datetime:
+        """The earliest instant at which ``working_time`` of office time has elapsed since
+        ``instant`` (the instant itself when ``working_time`` is zero).
+
+        Used to move a due date by a duration that is not a whole number of hours, such as
+        the office time a supplement request paused the clock for.
+        """
+        if working_time < timedelta():
+            raise ValueError("working_time must not be negative")
+        local = _local(instant)
+        if not working_time:
+            return local
+        return self._add_working_time(self._normalise(local, None, []), working_time, [])
+
+    def rewind(self, instant: datetime, working_time: timedelta) -> datetime:
+        """The latest instant at or before ``instant`` with exactly ``working_time`` of office
+        time between it and ``instant`` (for "one working day before the deadline")."""
+        if working_time < timedelta():
+            raise ValueError("working_time must not be negative")
+        local = _local(instant)
+        if not working_time:
+            return local
+        remaining = working_time
+        day = local.date()
+        offset = local - _midnight(day)
+        for _ in range(_MAX_REWIND_DAYS):
+            if self.is_working_day(day):
+                for start, end in reversed(self._spans):
+                    hi = min(end, offset)
+                    if hi <= start:
+                        continue
+                    if remaining <= hi - start:
+                        return _midnight(day) + hi - remaining
+                    remaining -= hi - start
+            day -= _ONE_DAY
+            offset = timedelta(days=1)
+        raise ValueError("working_time reaches too far into the past")
 
     # Internals
 

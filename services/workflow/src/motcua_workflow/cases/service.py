@@ -1,49 +1,230 @@
-"""Case use cases."""
+"""Case use cases driven by intake's events, and reads.
+
+Intake decides reception; workflow follows: ``dossier.submitted`` opens the case (status
+1), ``dossier.received`` starts its deadline ledger (status 2), ``dossier.refused`` (3)
+and ``dossier.withdrawn`` (7) close it, ``dossier.supplemented`` restarts the clock a
+supplement request stopped. Events may arrive twice or out of order: any of them opens
+the case if it does not exist yet, and each applies only when it still makes sense.
+"""
 
 from __future__ import annotations
 
-from motcua import outbox
-from motcua.contracts.intake import DossierSubmittedV1
-from motcua.contracts.workflow import CaseStartedV1, CaseStatusChangedV1
-from motcua.db import utcnow
-from motcua.errors import NotFound
-from motcua.events import Envelope
-from motcua.ids import new_id
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua_workflow.cases.models import Case
+from motcua.contracts.intake import (
+    DossierReceivedV1,
+    DossierRefusedV1,
+    DossierSubmittedV1,
+    DossierSupplementedV1,
+    DossierWithdrawnV1,
+    _DossierEvent,
+)
+from motcua.contracts.workflow import CaseStartedV1, CaseStatusChangedV1
+from motcua.events import Envelope
+from motcua.ids import new_id
+from motcua_workflow.actors import INTAKE, SYSTEM, Actor
+from motcua_workflow.cases import core
+from motcua_workflow.cases.deadlines import classify_case
+from motcua_workflow.cases.models import (
+    PROCESSING,
+    RECEIVED,
+    REFUSED,
+    SUBMITTED,
+    SUPPLEMENT,
+    WITHDRAWN,
+    Case,
+    SupplementRequest,
+)
+from motcua_workflow.context import Workflow
+from motcua_workflow.logs import logger
+from motcua_workflow.processlog import service as processlog
+
+log = logger("motcua_workflow.cases")
+
+#: Separates a bundle's dossier code from a member procedure in a member case's code.
+MEMBER_SEPARATOR = "~"
 
 
-class CaseNotFound(NotFound):
-    code = "case.not_found"
-    title = "Case not found"
-
-
-async def open_for_submission(session: AsyncSession, event: Envelope,
-                              data: DossierSubmittedV1, *, province: str) -> Case:
-    """Open the case of a submitted dossier and record CaseStarted and its status."""
-    existing = await session.scalar(select(Case).where(Case.dossier_code == data.dossier_code))
-    if existing is not None:
-        return existing  # a second event for the same dossier (e.g. a replay) opens nothing
-    now = utcnow()
+async def _open(session: AsyncSession, wf: Workflow, data: _DossierEvent, *,
+                channel: str | None, members: list[str], bundle_code: str | None) -> Case:
+    """Open the case of a dossier (status 1) bound to its definition; record CaseStarted."""
+    now = wf.clock.now()
     case = Case(id=new_id(), dossier_code=data.dossier_code, agency_code=data.agency_code,
-                procedure_code=data.procedure_code, status=data.status, opened_at=now,
-                version=1)
+                procedure_code=data.procedure_code, status=SUBMITTED, opened_at=now,
+                version=1, channel=channel, current_agency_code=data.agency_code,
+                bundle_code=bundle_code, member_procedures=members or None,
+                supplement_requests=0, extended=False, log_length=0)
     session.add(case)
-    common = {"case_id": case.id, "dossier_code": case.dossier_code,
-              "agency_code": case.agency_code, "occurred_at": now}
-    outbox.record(session, CaseStartedV1(**common, procedure_code=case.procedure_code),
-                  province=province, key=case.dossier_code, sequence=case.version)
-    outbox.record(session, CaseStatusChangedV1(**common, status=case.status),
-                  province=province, key=case.dossier_code, sequence=case.version)
+    spec = await core.bind_definition(session, case, now=now)
+    if not members and spec.members:
+        case.member_procedures = list(spec.members)
+    processlog.append(session, case, at=now, action="submitted", actor=INTAKE,
+                      status_after=SUBMITTED,
+                      detail={"channel": channel, "definition_version": case.definition_version})
+    common = {"at": now}
+    core.emit(session, wf, case, CaseStartedV1, procedure_code=case.procedure_code,
+              definition_version=case.definition_version, **common)
+    core.emit(session, wf, case, CaseStatusChangedV1, status=case.status, **common)
+    await session.flush()
+    return case
+
+
+async def _get_or_open(session: AsyncSession, wf: Workflow, data: _DossierEvent, *,
+                       channel: str | None = None, members: list[str] | None = None,
+                       bundle_code: str | None = None) -> tuple[Case, bool]:
+    """The dossier's case, locked; opened first if no event opened it yet."""
+    case = await core.find(session, data.dossier_code, lock=True)
+    if case is not None:
+        return case, False
+    return await _open(session, wf, data, channel=channel, members=members or [],
+                       bundle_code=bundle_code), True
+
+
+async def open_for_submission(session: AsyncSession, wf: Workflow, event: Envelope,
+                              data: DossierSubmittedV1) -> Case:
+    """Open the case of a submitted dossier (a second event for it opens nothing)."""
+    case, _ = await _get_or_open(session, wf, data, channel=data.channel,
+                                 members=list(data.member_procedures),
+                                 bundle_code=data.bundle_code)
+    return case
+
+
+async def receive(session: AsyncSession, wf: Workflow, event: Envelope,
+                  data: DossierReceivedV1) -> Case:
+    """Start the deadline ledger at reception (status 2) and the first step's task."""
+    case, _ = await _get_or_open(session, wf, data, channel=data.channel)
+    if case.received_at is not None or case.is_closed:
+        log.info("received_ignored", dossier_code=case.dossier_code, status=case.status)
+        return case
+    now = wf.clock.now()
+    case.channel = case.channel or data.channel
+    case.received_at = data.received_at
+    case.statutory_amount = data.statutory_time.amount
+    case.statutory_unit = data.statutory_time.unit
+    case.statutory_cutoff = data.statutory_time.cutoff
+    case.intake_due_at = data.due_at
+    spec = await core.spec(session, case)
+    case.current_step = spec.steps[0].key
+    await core.add_ledger_entry(session, wf, case, kind="start", at=data.received_at,
+                                amount=data.statutory_time.amount,
+                                unit=data.statutory_time.unit,
+                                cutoff=data.statutory_time.cutoff, reason="received")
+    if case.due_at != data.due_at:
+        # The ledger is the source of truth; a disagreement means intake's calendar
+        # settings (office hours, overrides) differ from workflow's.
+        log.warning("intake_due_mismatch", dossier_code=case.dossier_code,
+                    intake_due_at=data.due_at.isoformat(),
+                    ledger_due_at=case.due_at.isoformat() if case.due_at else None)
+    core.change_status(session, wf, case, RECEIVED, at=now, actor=INTAKE, action="received",
+                       detail={"received_at": data.received_at,
+                               "received_by": data.received_by,
+                               "due_at": case.due_at, "intake_due_at": data.due_at})
+    await core.open_step_task(session, wf, case, at=now)
+    for procedure in case.member_procedures or []:
+        await _open_member(session, wf, case, procedure, at=now)
+    await core.reschedule(session, wf, case)
+    await session.flush()
+    return case
+
+
+async def _open_member(session: AsyncSession, wf: Workflow, bundle: Case, procedure: str, *,
+                       at: datetime) -> Case:
+    """A bundle member's case: its own definition, steps and tasks; the bundle's deadline."""
+    member = Case(id=new_id(), dossier_code=f"{bundle.dossier_code}{MEMBER_SEPARATOR}{procedure}",
+                  agency_code=bundle.agency_code, procedure_code=procedure, status=RECEIVED,
+                  opened_at=at, version=1, channel=bundle.channel, parent_case_id=bundle.id,
+                  current_agency_code=bundle.agency_code, received_at=bundle.received_at,
+                  statutory_amount=bundle.statutory_amount,
+                  statutory_unit=bundle.statutory_unit,
+                  statutory_cutoff=bundle.statutory_cutoff, due_at=bundle.due_at,
+                  statutory_due_at=bundle.statutory_due_at, supplement_requests=0,
+                  extended=False, log_length=0)
+    session.add(member)
+    spec = await core.bind_definition(session, member, now=at)
+    member.current_step = spec.steps[0].key
+    processlog.append(session, member, at=at, action="received", actor=INTAKE,
+                      status_after=RECEIVED,
+                      detail={"bundle": bundle.dossier_code,
+                              "definition_version": member.definition_version})
+    await core.open_step_task(session, wf, member, at=at)
+    return member
+
+
+async def refuse_reception(session: AsyncSession, wf: Workflow, event: Envelope,
+                           data: DossierRefusedV1) -> Case:
+    """The desk refused reception: status 3, closed."""
+    case, _ = await _get_or_open(session, wf, data)
+    if case.has_ended:
+        return case
+    await close(session, wf, case, REFUSED, action="reception_refused",
+                 reason="; ".join(data.reasons), detail={"refused_by": data.refused_by})
+    return case
+
+
+async def withdraw(session: AsyncSession, wf: Workflow, event: Envelope,
+                   data: DossierWithdrawnV1) -> Case:
+    """The applicant withdrew the dossier: status 7, closed (classified like a finish)."""
+    case, _ = await _get_or_open(session, wf, data)
+    if case.has_ended:
+        log.info("withdrawal_ignored", dossier_code=case.dossier_code, status=case.status)
+        return case
+    await close(session, wf, case, WITHDRAWN, action="withdrawn", reason=data.reason)
+    return case
+
+
+async def close(session: AsyncSession, wf: Workflow, case: Case, status: int, *, action: str,
+                 reason: str | None, detail: dict[str, object] | None = None,
+                 actor: Actor = INTAKE) -> None:
+    """Close a case (and its members): stop the clock, drop tasks, classify."""
+    now = wf.clock.now()
+    if case.is_paused:
+        await core.add_ledger_entry(session, wf, case, kind="resume", at=now, reason=action)
+    await core.close_tasks(session, case, at=now, by=None, outcome=action)
+    for member in await core.members(session, case, lock=True):
+        if not member.has_ended:
+            await core.close_tasks(session, member, at=now, by=None, outcome=action)
+            member.change_status(status)
+            member.closed_at = now
+            processlog.append(session, member, at=now, action=action, actor=SYSTEM,
+                              status_after=status, detail={"bundle": case.dossier_code})
+    case.closed_at = now
+    classify_case(wf, case, now)
+    core.change_status(session, wf, case, status, at=now, actor=actor, action=action,
+                       reason=reason, detail=detail)
+    await core.reschedule(session, wf, case)
+    await session.flush()
+
+
+async def supplemented(session: AsyncSession, wf: Workflow, event: Envelope,
+                       data: DossierSupplementedV1) -> Case:
+    """The applicant supplemented the dossier: restart the clock, back to processing."""
+    case, _ = await _get_or_open(session, wf, data)
+    if case.status != SUPPLEMENT:
+        log.info("supplement_ignored", dossier_code=case.dossier_code, status=case.status)
+        return case
+    now = wf.clock.now()
+    arrived = min(data.occurred_at, now)
+    await core.add_ledger_entry(session, wf, case, kind="resume", at=arrived,
+                                reason="supplemented", ref=data.supplement_request_id)
+    request = await session.scalar(select(SupplementRequest).where(
+        SupplementRequest.case_id == case.id, SupplementRequest.supplemented_at.is_(None))
+        .order_by(SupplementRequest.seq.desc()).limit(1))
+    if request is not None:
+        request.supplemented_at = arrived
+    core.change_status(session, wf, case, PROCESSING, at=now, actor=INTAKE,
+                       action="supplemented",
+                       detail={"supplement_request_id": data.supplement_request_id,
+                               "document_count": data.document_count,
+                               "supplemented_at": arrived})
+    await core.open_step_task(session, wf, case, at=now)
+    await core.reschedule(session, wf, case)
     await session.flush()
     return case
 
 
 async def get_by_dossier(session: AsyncSession, dossier_code: str) -> Case:
     """The case of a dossier, or CaseNotFound."""
-    case = await session.scalar(select(Case).where(Case.dossier_code == dossier_code))
-    if case is None:
-        raise CaseNotFound(f"no case for dossier {dossier_code}")
-    return case
+    return await core.get(session, dossier_code)

@@ -1,0 +1,28 @@
+"""Problems the task endpoints answer."""
+
+from motcua.errors import Conflict, Forbidden, NotFound
+
+
+class TaskNotFound(NotFound):
+    code = "task.not_found"
+    title = "Task not found"
+
+
+class TaskClosed(Conflict):
+    code = "task.closed"
+    title = "The task is done or cancelled"
+
+
+class TaskAlreadyClaimed(Conflict):
+    code = "task.claimed_by_other"
+    title = "The task is claimed by another officer"
+
+
+class TaskOtherAgency(Forbidden):
+    code = "task.other_agency"
+    title = "The task belongs to another agency"
+
+
+class TaskRoleNotAllowed(Forbidden):
+    code = "task.role_not_allowed"
+    title = "The task is for another role"
