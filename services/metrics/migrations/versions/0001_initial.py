@@ -7,6 +7,7 @@ Create Date: 2026-11-22
 
 import sqlalchemy as sa
 from alembic import op
+
 from motcua.db import UtcDateTime
 from motcua.migrate import create_kit_tables
 

@@ -1,5 +1,22 @@
 """metrics settings: ``MOTCUA_METRICS_*`` then ``MOTCUA_*``."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
 from motcua.config import service_settings
 
-Settings = service_settings("metrics")
+
+class Settings(service_settings("metrics")):  # type: ignore[misc]
+    """Settings of metrics, on top of every service's own."""
+
+    #: Index weights and thresholds (TOML); empty = the packaged ``index-v1.toml``.
+    index_config: Path | None = None
+    #: Units (agency → commune, area type, officials, names) as TOML; empty = none.
+    units_file: Path | None = None
+    #: Holiday and swapped-day notices the ``holidays`` package lacks (TOML or JSON).
+    calendar_overrides: Path | None = None
+    #: Send national sync records, progress entries and EMC tracking.
+    national_sync: bool = True
+    #: How often JetStream is asked for pipeline figures (``/metrics``).
+    pipeline_poll_s: float = 15.0

@@ -1,0 +1,122 @@
+"""HTTP entry points of the index: values, ranking, drill-down, exports, configuration."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from motcua.errors import problems
+from motcua.service import SessionDep
+from motcua_metrics.index import drilldown, export, service
+from motcua_metrics.index.errors import IndexItemNotFound, IndexQueryInvalid
+from motcua_metrics.index.periods import Period, Unit, parse_period, parse_unit
+from motcua_metrics.state import MetricsState, StateDep
+
+router = APIRouter(prefix="/v1/index", tags=["index"])
+
+UnitQuery = Query(None, max_length=50, description="province:H56, agency:<code> or "
+                  "commune:<code> (default: the province)")
+PeriodQuery = Query(None, max_length=30, description="YYYY-MM, YYYY-Qn, YYYY or "
+                    "YYYY-MM-DD..YYYY-MM-DD (default: the current month)")
+Lang = Literal["vi", "en"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def resolve(state: MetricsState, unit: str | None, period: str | None) -> tuple[Unit, Period]:
+    """Parse the unit and period parameters, or raise IndexQueryInvalid."""
+    try:
+        u = parse_unit(unit) if unit else Unit("province", state.settings.province)
+    except ValueError as exc:
+        raise IndexQueryInvalid.field("unit", "unit.invalid", str(exc)) from None
+    try:
+        today = state.today()
+        p = parse_period(period or f"{today:%Y-%m}")
+    except ValueError as exc:
+        raise IndexQueryInvalid.field("period", "period.invalid", str(exc)) from None
+    return u, p
+
+
+@router.get("", operation_id="getIndex", responses=problems(IndexQueryInvalid))
+async def get_index(session: SessionDep, state: StateDep, unit: str | None = UnitQuery,
+                    period: str | None = PeriodQuery) -> dict[str, Any]:
+    """The Decision 766 index of a unit for a period: groups, items, points. Public."""
+    u, p = resolve(state, unit, period)
+    return await service.index_document(session, state.config, u, p, state.today())
+
+
+@router.get("/ranking", operation_id="rankIndex", responses=problems(IndexQueryInvalid))
+async def get_ranking(session: SessionDep, state: StateDep,
+                      level: Literal["province", "agency", "commune"] = "agency",
+                      period: str | None = PeriodQuery,
+                      within: str | None = Query(None, max_length=50,
+                                                 description="province:<code> to rank in"),
+                      ) -> dict[str, Any]:
+    """Units of a level ranked by their score on 100 (scaled to the items available). Public."""
+    scope, p = resolve(state, within, period)
+    return await service.ranking(session, state.config, level, p, state.today(),
+                                 within=scope if within else None)
+
+
+@router.get("/config", operation_id="indexConfig")
+async def get_config(state: StateDep) -> dict[str, Any]:
+    """The weights and thresholds in force, with their version. Public."""
+    c = state.config
+    return {"version": c.version, "dislike_max_score": c.dislike_max_score,
+            "max_supplement_requests": c.max_supplement_requests,
+            "productivity": c.productivity,
+            "groups": [{"id": g.id, "max": float(g.max), "name": {"vi": g.name_vi,
+                                                                   "en": g.name_en},
+                        "items": [{"id": i.id, "max": float(i.max),
+                                   "threshold": float(i.threshold),
+                                   "name": {"vi": i.name_vi, "en": i.name_en}}
+                                  for i in g.items]} for g in c.groups]}
+
+
+@router.get("/items/{item_id}/dossiers", operation_id="drillDown",
+            responses=problems(IndexQueryInvalid, IndexItemNotFound))
+async def get_drilldown(item_id: str, session: SessionDep, state: StateDep,
+                        unit: str | None = UnitQuery, period: str | None = PeriodQuery,
+                        limit: int = Query(100, ge=1, le=10_000),
+                        offset: int = Query(0, ge=0),
+                        format: Literal["json", "csv", "xlsx"] = "json",
+                        lang: Lang = "vi") -> Any:
+    """The dossiers or procedures that cost an item its points, and why. Public."""
+    if state.config.item(item_id) is None:
+        raise IndexItemNotFound(f"no index item {item_id!r}")
+    u, p = resolve(state, unit, period)
+    drill = await drilldown.drilldown(session, state.config, state.calendar, u, p,
+                                      state.today(), item_id, limit=limit, offset=offset)
+    name = f"drilldown-{item_id}-{u.code}-{p.label}"
+    if format == "csv":
+        return _file(export.drill_csv(drill, lang), "text/csv; charset=utf-8", f"{name}.csv")
+    if format == "xlsx":
+        doc = await service.index_document(session, state.config, u, p, state.today())
+        return _file(export.to_xlsx(doc, [drill], lang), XLSX, f"{name}.xlsx")
+    return drill
+
+
+@router.get("/export", operation_id="exportIndex", responses=problems(IndexQueryInvalid))
+async def export_index(session: SessionDep, state: StateDep, unit: str | None = UnitQuery,
+                       period: str | None = PeriodQuery,
+                       format: Literal["csv", "xlsx"] = "xlsx", lang: Lang = "vi") -> Response:
+    """The index as CSV, or as XLSX with the drill-down of every item that lost points."""
+    u, p = resolve(state, unit, period)
+    doc = await service.index_document(session, state.config, u, p, state.today())
+    name = f"index-{u.code}-{p.label}"
+    if format == "csv":
+        return _file(export.index_csv(doc, lang), "text/csv; charset=utf-8", f"{name}.csv")
+    drills = []
+    for g in doc["groups"]:
+        for i in g["items"]:
+            if i["available"] and i["lost"]:
+                drills.append(await drilldown.drilldown(
+                    session, state.config, state.calendar, u, p, state.today(), i["id"],
+                    limit=10_000))
+    return _file(export.to_xlsx(doc, drills, lang), XLSX, f"{name}.xlsx")
+
+
+def _file(body: bytes, media_type: str, filename: str) -> Response:
+    return Response(body, media_type=media_type,
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{filename.replace("..", "_")}"'})
