@@ -211,9 +211,15 @@ class Payloads:
         n = self.n
         self.n += 1
         return json.dumps({
-            "procedure_code": PROCEDURE, "agency_code": self.agency_code, "channel": "online",
+            # A counter submission at the agency's desk with the paper documents that birth
+            # registration requires (as tests/e2e/helpers.py dossier_body).
+            "procedure_code": PROCEDURE, "agency_code": self.agency_code, "channel": "direct",
+            "reception_point": self.agency_code,
             "applicant": {"kind": "individual", "id_number": self.id_number(n),
                           "full_name": NAMES[n % len(NAMES)]},
+            "documents": [{"component_code": "to_khai_khai_sinh", "source": "paper"},
+                          {"component_code": "giay_chung_sinh", "source": "paper"},
+                          {"component_code": "giay_to_tuy_than", "source": "shown"}],
         }, ensure_ascii=False).encode()
 
 

@@ -167,3 +167,19 @@ class TestOperations:
         metrics = await client.get("/metrics")
         assert "motcua_outbox_backlog" in metrics.text
         assert "motcua_http_requests_total" in metrics.text
+
+
+class TestConcurrentIdempotency:
+    async def test_same_key_at_once_applies_once(self, mesh: Mesh) -> None:
+        intake = (await start_slice(mesh, "intake"))["intake"]
+        body = dossier_body(agency(mesh))
+        headers = {"Idempotency-Key": "k-race"}
+        responses = await asyncio.gather(*(
+            intake.client.post("/v1/dossiers", json=body, headers=headers) for _ in range(8)))
+        statuses = sorted(r.status_code for r in responses)
+        assert set(statuses) <= {201, 409}, statuses
+        assert all(r.json()["code"] == "idempotency.in_progress"
+                   for r in responses if r.status_code == 409)
+        assert await table_count(intake, Dossier.__table__) == 1
+        codes = {r.json()["code"] for r in responses if r.status_code == 201}
+        assert len(codes) == 1  # every 201 is the same dossier (original or replay)

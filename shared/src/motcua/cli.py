@@ -5,6 +5,7 @@
     motcua migrate [SERVICE]  apply migrations
     motcua streams provision|show
     motcua dlq list|replay (SEQ... | --all)
+    motcua SERVICE TASK [ARGS]  operator tasks a service declares (e.g. `motcua metrics rebuild`)
 """
 
 from __future__ import annotations
@@ -56,7 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     dlq.add_argument("seq", nargs="*", type=int)
     dlq.add_argument("--all", action="store_true")
 
+    services = discover()
+    for name, spec in services.items():
+        if spec.tasks:
+            task = sub.add_parser(name, help=f"{name} operator tasks")
+            task.add_argument("task", choices=sorted(spec.tasks))
+            task.add_argument("args", nargs=argparse.REMAINDER)
+
     args = parser.parse_args(argv)
+    if args.command in services and services[args.command].tasks:
+        return services[args.command].tasks[args.task](args.args)
     if args.command == "up":
         return _up(args)
     if args.command == "serve":

@@ -44,6 +44,39 @@ def _context_ids(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[s
     return event_dict
 
 
+class _StdoutLogger:
+    """Writes each rendered line to the *current* ``sys.stdout``.
+
+    Looking the stream up at write time (not at configuration) keeps logging working when
+    stdout is swapped (test capture, daemonisation); a failed write is dropped, because
+    a log line must never fail the work it describes.
+    """
+
+    def msg(self, message: str) -> None:
+        """Write one line."""
+        try:
+            print(message, file=sys.stdout, flush=True)
+        except (ValueError, OSError):
+            pass
+
+    log = debug = info = warn = warning = error = err = critical = fatal = exception = msg
+
+
+class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stdlib handler that, like :class:`_StdoutLogger`, follows ``sys.stdout``."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Drop the record rather than print a traceback about a closed stream."""
+
+
 _configured = False
 
 
@@ -65,10 +98,10 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=lambda *_args: _StdoutLogger(),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _CurrentStdoutHandler()
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         foreign_pre_chain=shared,

@@ -7,7 +7,7 @@ by name.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ class ServiceSpec:
     create_app: Callable[..., FastAPI]
     migrations_dir: Path
     seed: Callable[[ServiceSettings], Awaitable[Any]] | None = None
+    #: Operator commands: `motcua <service> <task> [args…]` calls ``tasks[task](args)``.
+    tasks: dict[str, Callable[[list[str]], int]] = field(default_factory=dict)
 
 
 def discover() -> dict[str, ServiceSpec]:

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from motcua.bus import Bus
@@ -26,6 +27,7 @@ from motcua.consumer import ConsumerRunner, Handler
 from motcua.db import create_engine, ping, session_factory
 from motcua.errors import install_problem_handlers
 from motcua.http import BodyLimitMiddleware, MetricsMiddleware, RequestContextMiddleware
+from motcua.idempotency import IdempotencyInProgress
 from motcua.logging import configure_logging, get_logger
 from motcua.outbox import FaultHook, Relay
 from motcua.streams import CONSUMERS
@@ -54,8 +56,16 @@ def runtime(request: Request) -> Runtime:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent."""
-    async with runtime(request).sessions() as session, session.begin():
-        yield session
+    async with runtime(request).sessions() as session:
+        try:
+            async with session.begin():
+                yield session
+        except IntegrityError as exc:
+            # Two concurrent requests with one Idempotency-Key meet at its primary key:
+            # the loser answers 409 instead of failing at commit.
+            if session.info.get("idempotency") and "idempotency_key" in str(exc.orig):
+                raise IdempotencyInProgress() from exc
+            raise
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

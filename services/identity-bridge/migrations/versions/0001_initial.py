@@ -6,6 +6,7 @@ Create Date: 2026-11-22
 """
 
 from alembic import op
+
 from motcua.migrate import create_kit_tables
 
 revision = "0001"
