@@ -45,7 +45,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, JoseError
-from joserfc.jwk import ECKey, KeySet
+from joserfc.jwk import Key, KeySet
 
 from motcua.config import MeshSettings
 from motcua.errors import Forbidden, Problem, Unauthorized
@@ -171,7 +171,7 @@ class Principal:
 class KeySource(Protocol):
     """Where a verifier finds the public key for a ``kid``."""
 
-    async def get(self, kid: str) -> ECKey | None:
+    async def get(self, kid: str) -> Key | None:
         """The key, or None when unknown."""
         ...
 
@@ -182,7 +182,7 @@ class StaticKeys:
     def __init__(self, keys: KeySet | Mapping[str, Any]) -> None:
         self._keys = keys if isinstance(keys, KeySet) else KeySet.import_key_set(keys)
 
-    async def get(self, kid: str) -> ECKey | None:
+    async def get(self, kid: str) -> Key | None:
         """The key with ``kid``."""
         return _find(self._keys, kid)
 
@@ -211,20 +211,31 @@ class JwksSource:
         self._lock = asyncio.Lock()
         self.fetches = 0
 
-    async def get(self, kid: str) -> ECKey | None:
+    async def get(self, kid: str) -> Key | None:
         """The key with ``kid``, refreshing the cache when stale or when ``kid`` is new."""
         if self._keys is None or self._clock() - self._fetched_at > self._max_age:
-            await self._refresh(floor=self._keys is not None)
+            await self._refresh()
         key = _find(self._keys, kid)
         if key is None:
-            await self._refresh(floor=True)
+            await self._refresh()
             key = _find(self._keys, kid)
         return key
 
-    async def _refresh(self, *, floor: bool) -> None:
+    async def key_set(self) -> KeySet:
+        """Every cached key (fetched first if needed)."""
+        if self._keys is None or self._clock() - self._fetched_at > self._max_age:
+            await self._refresh()
+        assert self._keys is not None
+        return self._keys
+
+    async def _refresh(self) -> None:
         async with self._lock:
             now = self._clock()
-            if floor and now - self._attempted_at < self._min_refresh:
+            if now - self._attempted_at < self._min_refresh:
+                # Fetched (or tried) a moment ago: do not hammer the issuer.
+                if self._keys is None:
+                    raise KeysUnavailable("the signing keys could not be fetched",
+                                          retry_after=5)
                 return
             self._attempted_at = now
             self.fetches += 1
@@ -244,11 +255,11 @@ class JwksSource:
             self._fetched_at = now
 
 
-def _find(keys: KeySet | None, kid: str) -> ECKey | None:
+def _find(keys: KeySet | None, kid: str) -> Key | None:
     if keys is None:
         return None
     for key in keys.keys:
-        if key.kid == kid and isinstance(key, ECKey):
+        if key.kid == kid:
             return key
     return None
 
@@ -373,18 +384,16 @@ async def optional_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
 ) -> Principal | None:
-    """The caller when a token is sent (a bad token is still refused), else None."""
-    cached = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
+    """The caller when a token is sent (a bad token is still refused), else None.
+
+    FastAPI caches it per request, so several dependencies share one verification.
+    """
     header = request.headers.get("authorization")
     if header is None:
         return None
     if credentials is None or not credentials.credentials:
         raise TokenInvalid("use 'Authorization: Bearer <token>'")
-    principal = await get_verifier(request).verify(credentials.credentials)
-    request.state.principal = principal
-    return principal
+    return await get_verifier(request).verify(credentials.credentials)
 
 
 async def current_principal(

@@ -134,10 +134,16 @@ class Forbidden(Problem):
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
     """Render a Problem as an ``application/problem+json`` response."""
     instance = request.url.path if request is not None else None
-    headers = {"Retry-After": str(problem.extra["retry_after"])} \
-        if "retry_after" in problem.extra else None
+    headers: dict[str, str] = {}
+    if "retry_after" in problem.extra:
+        headers["Retry-After"] = str(problem.extra["retry_after"])
+    if problem.status == 401:
+        # RFC 6750: tell the client which scheme to use and why the token was refused.
+        headers["WWW-Authenticate"] = (
+            f'Bearer error="invalid_token", error_description="{problem.code}"')
+
     return JSONResponse(problem.to_body(instance), status_code=problem.status,
-                        media_type=PROBLEM_JSON, headers=headers)
+                        media_type=PROBLEM_JSON, headers=headers or None)
 
 
 def problems(*kinds: type[Problem]) -> dict[int | str, dict[str, Any]]:

@@ -6,8 +6,10 @@ from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter
-from motcua import idnumbers
 from pydantic import BaseModel, ConfigDict, Field
+
+from motcua import idnumbers
+from motcua.auth import PUBLIC
 
 router = APIRouter(prefix="/v1/id-numbers", tags=["id-numbers"])
 
@@ -21,7 +23,7 @@ class IdNumberValidate(BaseModel):
     gender: Literal["male", "female"] | None = None
 
 
-@router.post("/validate", operation_id="validateIdNumber")
+@router.post("/validate", operation_id="validateIdNumber", dependencies=[PUBLIC])
 async def validate_id_number(body: IdNumberValidate) -> idnumbers.IdValidation:
     """Validate and decode a 12-digit personal ID, a 9-digit legacy ID or a tax code.
 

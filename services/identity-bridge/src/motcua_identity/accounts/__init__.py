@@ -1,0 +1,1 @@
+"""Accounts: citizens linked to their personal ID, staff and their agency memberships."""

@@ -1,0 +1,1 @@
+"""The mesh's signing keys: rotation, encryption at rest, the published JWKS."""

@@ -1,0 +1,1 @@
+"""Mesh access tokens: minting, and the client-credentials token endpoint."""

@@ -1,0 +1,161 @@
+"""Sign-in through a real OpenID provider, ending in a mesh token (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import select
+
+from motcua.events import Envelope
+from motcua.testing import Mesh, wait_for
+from motcua_identity.accounts.models import Account
+from motcua_identity.login.models import LoginAttempt
+from motcua_identity.login.oidc import code_challenge
+from tests.e2e.helpers import stream_messages
+from tests.motcua_identity.conftest import PID_AN, PID_BINH, STAFF_EMAIL
+from tests.motcua_identity.helpers import (
+    ADMIN,
+    authorize_at_provider,
+    bearer,
+    service_token,
+    sign_in,
+    start_identity,
+    start_login,
+    verifier_for,
+)
+
+
+class TestCitizenSignIn:
+    async def test_login_ends_in_a_mesh_token_for_that_citizen(self, mesh: Mesh,
+                                                               provider) -> None:
+        bridge = await start_identity(mesh, provider)
+        response = await sign_in(bridge, "vneid-an")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["kind"] == "citizen" and body["assurance_level"] == 2
+        assert response.headers["cache-control"] == "no-store"
+
+        who = await verifier_for(bridge).verify(body["access_token"])
+        assert (who.kind, who.subject, who.personal_id, who.assurance) == \
+            ("citizen", body["account_id"], PID_AN, 2)
+        assert who.name == "Nguyễn Văn An"
+
+        me = await bridge.client.get("/v1/me", headers=bearer(body["access_token"]))
+        assert me.status_code == 200, me.text
+        assert me.json()["personal_id_masked"] == "********1234"
+        # The sign-in was checked against the (synthetic) population database.
+        assert me.json()["population_verified"] is True
+        assert me.json()["birth_date"] == "1995-03-02"
+
+        messages = await wait_for(
+            lambda: stream_messages(mesh.nats_url, mesh.province, "identity",
+                                    "account.linked"), what="identity.linked")
+        event = Envelope.from_bytes(messages[0].data)
+        assert event.type == "vn.motcua.identity.account.linked.v1"
+        assert event.data["assurance_level"] == 2 and event.data["population_verified"]
+        assert PID_AN not in messages[0].data.decode()
+
+    async def test_authorization_request_uses_pkce_state_nonce_and_acr(self, mesh: Mesh,
+                                                                      provider) -> None:
+        bridge = await start_identity(mesh, provider)
+        started = await start_login(bridge, min_assurance=2)
+        query = {k: v[0] for k, v in
+                 parse_qs(urlsplit(started["authorization_url"]).query).items()}
+        assert query["response_type"] == "code" and query["code_challenge_method"] == "S256"
+        assert query["state"] == started["state"] and len(query["nonce"]) >= 32
+        assert query["acr_values"] == "LoA2"
+        async with bridge.runtime.sessions() as session:
+            attempt = await session.get(LoginAttempt, started["state"])
+        assert query["code_challenge"] == code_challenge(attempt.code_verifier)
+        assert query["nonce"] == attempt.nonce
+
+    async def test_the_same_subject_signs_in_to_the_same_account(self, mesh: Mesh,
+                                                                provider) -> None:
+        bridge = await start_identity(mesh, provider)
+        first = (await sign_in(bridge, "vneid-binh")).json()
+        again = (await sign_in(bridge, "vneid-binh")).json()
+        assert first["account_id"] == again["account_id"]
+        assert first["assurance_level"] == 1
+        async with bridge.runtime.sessions() as session:
+            accounts = (await session.execute(select(Account).where(
+                Account.personal_id == PID_BINH))).scalars().all()
+        assert len(accounts) == 1
+
+    async def test_a_required_level_2_refuses_a_level_1_sign_in(self, mesh: Mesh,
+                                                               provider) -> None:
+        bridge = await start_identity(mesh, provider)
+        response = await sign_in(bridge, "vneid-binh", min_assurance=2)
+        assert response.status_code == 403, response.text
+        assert response.json()["code"] == "auth.assurance_insufficient"
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert (await sign_in(bridge, "vneid-an", min_assurance=2)).status_code == 200
+
+    async def test_a_state_is_used_once(self, mesh: Mesh, provider) -> None:
+        bridge = await start_identity(mesh, provider)
+        started = await start_login(bridge)
+        returned = await authorize_at_provider(started["authorization_url"], "vneid-an")
+        body = {"state": returned["state"], "code": returned["code"]}
+        assert (await bridge.client.post("/v1/auth/callback", json=body)).status_code == 200
+        replay = await bridge.client.post("/v1/auth/callback", json=body)
+        assert replay.status_code == 409 and replay.json()["code"] == "login.state_used"
+        unknown = await bridge.client.post("/v1/auth/callback",
+                                           json={"state": "nope", "code": "x"})
+        assert unknown.status_code == 400 and unknown.json()["code"] == "login.state_unknown"
+
+    async def test_a_forged_code_is_refused(self, mesh: Mesh, provider) -> None:
+        bridge = await start_identity(mesh, provider)
+        started = await start_login(bridge)
+        response = await bridge.client.post("/v1/auth/callback",
+                                            json={"state": started["state"], "code": "forged"})
+        assert response.status_code == 401 and response.json()["code"] == \
+            "login.provider_refused"
+
+    async def test_the_provider_denying_is_a_problem(self, mesh: Mesh, provider) -> None:
+        bridge = await start_identity(mesh, provider)
+        started = await start_login(bridge)
+        response = await bridge.client.get("/v1/auth/callback", params={
+            "state": started["state"], "error": "access_denied"})
+        assert response.status_code == 401
+        assert response.json()["provider_error"] == "access_denied"
+
+    async def test_an_invalid_personal_id_claim_is_refused(self, mesh: Mesh, provider) -> None:
+        bridge = await start_identity(mesh, provider)
+        response = await sign_in(bridge, "vneid-bad-id")
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "login.personal_id_invalid"
+
+    async def test_no_provider_configured(self, mesh: Mesh) -> None:
+        bridge = await start_identity(mesh)
+        response = await bridge.client.post("/v1/auth/logins", json={"audience": "citizen"})
+        assert response.status_code == 404 and response.json()["code"] == "login.not_configured"
+
+
+class TestStaffSignIn:
+    async def test_registered_officer_signs_in_with_agency_roles(self, mesh: Mesh,
+                                                                provider) -> None:
+        bridge = await start_identity(mesh, provider)
+        agency = f"000.01.17.{mesh.province}"
+        admin = await service_token(bridge, ADMIN[0])
+        created = await bridge.client.post("/v1/staff", headers=bearer(admin), json={
+            "full_name": "Trần Xử Lý", "email": STAFF_EMAIL,
+            "agencies": {agency: ["processor", "receptionist"]}})
+        assert created.status_code == 201, created.text
+
+        response = await sign_in(bridge, "staff-xuly", audience="staff")
+        assert response.status_code == 200, response.text
+        who = await verifier_for(bridge).verify(response.json()["access_token"])
+        assert who.kind == "officer" and who.subject == created.json()["id"]
+        assert who.can_see_agency(agency) and not who.can_see_agency("000.02.17.H56")
+        assert who.has_role("processor", agency=agency) and not who.has_role("approver")
+
+        events = await wait_for(lambda: stream_messages(mesh.nats_url, mesh.province,
+                                                        "identity", "account.linked"),
+                                what="staff link event")
+        assert json.loads(events[0].data)["data"]["kind"] == "officer"
+
+    async def test_unregistered_staff_are_refused(self, mesh: Mesh, provider) -> None:
+        bridge = await start_identity(mesh, provider)
+        response = await sign_in(bridge, "staff-stranger", audience="staff")
+        assert response.status_code == 403 and response.json()["code"] == \
+            "staff.not_registered"
