@@ -28,7 +28,7 @@ from motcua.config import MeshSettings
 from motcua.consumer import list_dead_letters, replay_dead_letter
 from motcua.migrate import upgrade
 from motcua.natsserver import NatsServer, port_open
-from motcua.registry import discover
+from motcua.registry import discover, discover_extras
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +141,7 @@ async def _dlq(action: str, seqs: list[int], replay_all: bool) -> int:
 def _serve(name: str) -> int:
     import uvicorn
 
-    services = discover()
+    services: dict[str, Any] = {**discover(), **discover_extras()}
     if name not in services:
         _print(f"unknown service {name!r}; known: {', '.join(services)}")
         return 2
@@ -197,11 +197,17 @@ def _up(args: argparse.Namespace) -> int:
 
         for name in services:
             children[name] = _start(name)
+        extras = discover_extras()
+        for name in extras:
+            children[name] = _start(name)
         ready = _wait_ready(services, timeout=60)
         for name, spec in services.items():
             port = spec.settings().resolved_port()
             state = "ready" if ready.get(name) else "NOT READY (see logs)"
             _print(f"{name:<15} http://{mesh.host}:{port}  docs /docs  [{state}]")
+        for name, extra in extras.items():
+            port = extra.settings().resolved_port()
+            _print(f"{name:<15} http://{mesh.host}:{port}  (stand-in for an outside system)")
         _print(f"logs in {logs}; Ctrl-C stops everything")
         restarts: dict[str, float] = {}
         while not stopping:

@@ -42,5 +42,14 @@ def discover() -> dict[str, ServiceSpec]:
     return {name: found[name] for name in sorted(found, key=_order)}
 
 
+def discover_extras() -> dict[str, Any]:
+    """Companion apps (``motcua.extras`` entry points), e.g. the payment gateway simulator.
+
+    Each has ``settings`` and ``create_app`` like a service, but no database or events of
+    the mesh; `motcua up` starts them after the services.
+    """
+    return {ep.name: ep.load() for ep in entry_points(group="motcua.extras")}
+
+
 def _order(name: str) -> int:
     return ORDER.index(name) if name in ORDER else len(ORDER)

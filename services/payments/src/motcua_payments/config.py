@@ -1,5 +1,48 @@
 """payments settings: ``MOTCUA_PAYMENTS_*`` then ``MOTCUA_*``."""
 
+from __future__ import annotations
+
+from pydantic import Field
+
 from motcua.config import service_settings
 
-Settings = service_settings("payments")
+_Base = service_settings("payments")
+
+#: Applicant categories and the fee kinds they are exempt from. Placeholder defaults
+#: [unconfirmed]: exemptions differ per procedure and per provincial resolution, so every
+#: deployment sets its own (``MOTCUA_PAYMENTS_EXEMPTION_RULES`` as JSON).
+DEFAULT_EXEMPTIONS: dict[str, list[str]] = {
+    "poor_household": ["fee", "charge"],
+    "person_with_merit": ["fee", "charge"],
+    "ethnic_minority_disadvantaged_area": ["fee"],
+    "person_with_disability": ["fee"],
+}
+
+
+class Settings(_Base):  # type: ignore[misc, valid-type]
+    """Settings of payments: the gateway, reconciliation timing, receipts, exemptions."""
+
+    gateway_url: str = Field("http://127.0.0.1:8110",
+                             description="National payment platform (or the simulator)")
+    gateway_partner_code: str = Field("MOTCUA", description="MaDoiTac issued to the province")
+    gateway_secret: str = Field("motcua-dev-secret",
+                                description="Checksum secret shared with the platform")
+    gateway_timeout_s: float = 10.0
+    #: Base URL of this service as the gateway and citizens' browsers reach it.
+    public_base_url: str = "http://127.0.0.1:8103"
+    #: Early reconciliation: QUERY online payments still pending after this long.
+    early_reconcile_after_s: float = 300.0
+    #: How often the reconciliation loop wakes up.
+    reconcile_poll_s: float = 60.0
+    #: An unpaid online payment request expires (fails) after this long.
+    payment_expiry_s: float = 24 * 3600.0
+    #: Daily statement reconciliation of the previous business day, at this local time.
+    daily_reconcile_at: str = "02:00"
+    daily_reconcile_enabled: bool = True
+    #: Receipt template (mẫu số) and symbols (ký hiệu) per Decree 123/2020 [unconfirmed
+    #: formats: configurable]; ``{yy}`` is the two-digit year of issue.
+    receipt_template: str = "01BLP0-001"
+    receipt_symbol: str = "BL{yy}E"
+    refund_receipt_symbol: str = "HT{yy}E"
+    exemption_rules: dict[str, list[str]] = Field(default_factory=lambda: dict(
+        DEFAULT_EXEMPTIONS))

@@ -1,8 +1,9 @@
 """Declarative base of payments (its own metadata: each service owns its database)."""
 
-from motcua.db import NAMING
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from motcua.db import NAMING
 
 
 class Base(DeclarativeBase):

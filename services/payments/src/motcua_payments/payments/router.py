@@ -1,0 +1,160 @@
+"""HTTP entry points for payments and gateway notifications."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from motcua.errors import problems
+from motcua.idempotency import IdempotencyDep, IdempotencyKeyReused
+from motcua.service import RuntimeDep, SessionDep
+from motcua_payments.context import ContextDep
+from motcua_payments.errors import (
+    AssessmentNotFound,
+    CallbackAmountMismatch,
+    CallbackChecksumInvalid,
+    CallbackMalformed,
+    CallbackUnconfirmed,
+    CallbackUnknownReference,
+    GatewayRejected,
+    GatewayUnavailable,
+    NothingToPay,
+    PaymentAlreadyPending,
+    PaymentAmountMismatch,
+    PaymentNotCancellable,
+    PaymentNotFound,
+)
+from motcua_payments.gateway.adapter import GatewayError
+from motcua_payments.payments import callbacks, service
+from motcua_payments.schemas import (
+    CallbackRead,
+    Cancellation,
+    CounterPayment,
+    CounterPaymentRead,
+    PaymentRead,
+    PaymentRequest,
+    ReceiptRead,
+)
+
+router = APIRouter(tags=["payments"])
+
+
+@router.post("/v1/payments", status_code=status.HTTP_201_CREATED, operation_id="requestPayment",
+             response_model=PaymentRead,
+             responses=problems(AssessmentNotFound, NothingToPay, PaymentAlreadyPending,
+                                PaymentAmountMismatch, GatewayUnavailable, GatewayRejected,
+                                IdempotencyKeyReused))
+async def request_payment(body: PaymentRequest, request: Request, session: SessionDep,
+                          ctx: ContextDep, idem: IdempotencyDep) -> PaymentRead | JSONResponse:
+    """Start an online payment of what a dossier owes; answers the gateway's payment URL.
+
+    Public (the citizen's front end calls it). Send an ``Idempotency-Key`` to retry safely.
+    """
+    if (replayed := await idem.replay(session)) is not None:
+        return replayed
+    payment = await service.request_online(
+        session, ctx, dossier_code=body.dossier_code, amount_vnd=body.amount_vnd,
+        payer_name=body.payer_name, return_url=body.return_url,
+        client_ip=request.client.host if request.client else "127.0.0.1")
+    result = PaymentRead.model_validate(payment)
+    idem.remember(session, status.HTTP_201_CREATED, result)
+    return result
+
+
+@router.get("/v1/payments", operation_id="listPayments")
+async def list_payments(dossier_code: Annotated[str, Query(min_length=1, max_length=60)],
+                        session: SessionDep) -> list[PaymentRead]:
+    """The payments of a dossier, oldest first."""
+    return [PaymentRead.model_validate(p)
+            for p in await service.list_for_dossier(session, dossier_code)]
+
+
+@router.get("/v1/payments/{reference}", operation_id="getPayment",
+            responses=problems(PaymentNotFound))
+async def get_payment(reference: str, session: SessionDep) -> PaymentRead:
+    """One payment by its reference (MaThamChieu). Public."""
+    return PaymentRead.model_validate(await service.get_by_reference(session, reference))
+
+
+@router.post("/v1/payments/{reference}/cancellation", operation_id="cancelPayment",
+             responses=problems(PaymentNotFound, PaymentNotCancellable))
+async def cancel_payment(reference: str, body: Cancellation, session: SessionDep,
+                         ctx: ContextDep) -> PaymentRead:
+    """Cancel a pending online payment request, with the reason."""
+    return PaymentRead.model_validate(await service.cancel(
+        session, ctx, reference, reason=body.reason, actor=body.actor))
+
+
+@router.get("/v1/payments/{reference}/gateway-bill", operation_id="getGatewayBill",
+            response_class=Response, responses=problems(PaymentNotFound, GatewayUnavailable))
+async def gateway_bill(reference: str, session: SessionDep, ctx: ContextDep) -> Response:
+    """The gateway's own receipt of a paid transaction (GET_BILL), as PDF."""
+    payment = await service.get_by_reference(session, reference)
+    try:
+        data = await ctx.gateway.get_bill(payment.reference)
+    except GatewayError as exc:
+        raise (GatewayRejected if exc.rejected else GatewayUnavailable)(str(exc)) from exc
+    return Response(data, media_type="application/pdf")
+
+
+@router.post("/v1/counter-payments", status_code=status.HTTP_201_CREATED,
+             operation_id="recordCounterPayment", response_model=CounterPaymentRead,
+             responses=problems(AssessmentNotFound, NothingToPay, PaymentAmountMismatch,
+                                IdempotencyKeyReused))
+async def counter_payment(body: CounterPayment, session: SessionDep, ctx: ContextDep,
+                          idem: IdempotencyDep) -> CounterPaymentRead | JSONResponse:
+    """Record cash or a bank transfer taken at the desk; issues the receipt at once.
+
+    Never counts as an online payment (DuocThanhToanTrucTuyen stays 0).
+    """
+    if (replayed := await idem.replay(session)) is not None:
+        return replayed
+    payment, receipt = await service.pay_at_counter(
+        session, ctx, dossier_code=body.dossier_code, method=body.method,
+        amount_vnd=body.amount_vnd, actor=body.actor, payer_name=body.payer_name,
+        transfer_reference=body.transfer_reference)
+    result = CounterPaymentRead(payment=PaymentRead.model_validate(payment),
+                                receipt=ReceiptRead.model_validate(receipt))
+    idem.remember(session, status.HTTP_201_CREATED, result)
+    return result
+
+
+_CALLBACK_PROBLEMS = problems(CallbackMalformed, CallbackChecksumInvalid,
+                              CallbackUnknownReference, CallbackAmountMismatch,
+                              CallbackUnconfirmed, GatewayUnavailable)
+
+
+@router.post("/v1/gateway/ipn", operation_id="gatewayIpn", responses=_CALLBACK_PROBLEMS)
+async def gateway_ipn(request: Request, rt: RuntimeDep, ctx: ContextDep) -> dict[str, Any]:
+    """The gateway's server-to-server notification (IPN). Public, trusted only after its
+    checksum verifies and QUERY confirms it; forgeries and mismatches get a 4xx and a record.
+    """
+    try:
+        payload: Any = await request.json()
+    except ValueError:
+        payload = (await request.body()).decode("utf-8", "replace")
+    return await callbacks.process(rt.sessions, ctx, payload, "ipn",
+                                   request.client.host if request.client else None)
+
+
+@router.get("/v1/gateway/return", operation_id="gatewayReturn", responses=_CALLBACK_PROBLEMS)
+async def gateway_return(request: Request, rt: RuntimeDep, ctx: ContextDep) -> dict[str, Any]:
+    """Where the citizen's browser comes back from the gateway (signed query parameters).
+    Public; handled exactly like an IPN."""
+    payload: dict[str, Any] = dict(request.query_params)
+    if payload.get("SoTien", "").isdigit():
+        payload["SoTien"] = int(payload["SoTien"])
+    return await callbacks.process(rt.sessions, ctx, payload, "return",
+                                   request.client.host if request.client else None)
+
+
+@router.get("/v1/gateway/callbacks", operation_id="listGatewayCallbacks")
+async def list_callbacks(session: SessionDep, reference: str | None = None,
+                         outcome: str | None = None,
+                         limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                         offset: Annotated[int, Query(ge=0)] = 0) -> list[CallbackRead]:
+    """Every notification received (trusted or not), newest first: the audit of callbacks."""
+    return [CallbackRead.model_validate(c) for c in await callbacks.list_callbacks(
+        session, reference=reference, outcome=outcome, limit=limit, offset=offset)]

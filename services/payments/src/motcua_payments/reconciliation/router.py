@@ -1,0 +1,61 @@
+"""HTTP entry points for reconciliation (operators)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter
+
+from motcua.errors import problems
+from motcua.service import RuntimeDep, SessionDep
+from motcua_payments.context import ContextDep
+from motcua_payments.errors import (
+    GatewayRejected,
+    GatewayUnavailable,
+    ReconciliationInProgress,
+    ReconciliationNotFound,
+)
+from motcua_payments.gateway.adapter import GatewayError
+from motcua_payments.reconciliation import service
+from motcua_payments.schemas import (
+    EarlyReconciliation,
+    ReconciliationItemRead,
+    ReconciliationRead,
+    StatementReconciliation,
+)
+
+router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
+
+
+@router.post("/early", operation_id="reconcileEarly")
+async def reconcile_early(body: EarlyReconciliation, rt: RuntimeDep,
+                          ctx: ContextDep) -> dict[str, int]:
+    """QUERY pending online payments now (the loop does it every few minutes)."""
+    return await service.early_pass(rt.sessions, ctx, older_than_s=body.older_than_s)
+
+
+@router.post("/statements", operation_id="reconcileStatement",
+             responses=problems(ReconciliationInProgress, GatewayUnavailable, GatewayRejected))
+async def reconcile_statement(body: StatementReconciliation, rt: RuntimeDep, ctx: ContextDep,
+                              session: SessionDep) -> ReconciliationRead:
+    """Reconcile a business day's statement now (``rerun`` redoes a completed day)."""
+    try:
+        await service.run_statement(rt.sessions, ctx, body.date, rerun=body.rerun)
+    except GatewayError as exc:
+        raise (GatewayRejected if exc.rejected else GatewayUnavailable)(str(exc)) from exc
+    return await _read(session, ctx, body.date)
+
+
+@router.get("/statements/{day}", operation_id="getStatementReconciliation",
+            responses=problems(ReconciliationNotFound))
+async def get_statement_reconciliation(day: date, session: SessionDep,
+                                       ctx: ContextDep) -> ReconciliationRead:
+    """A day's report: matched, missing on our side, missing on theirs, mismatched."""
+    return await _read(session, ctx, day)
+
+
+async def _read(session: SessionDep, ctx: ContextDep, day: date) -> ReconciliationRead:
+    run, items = await service.get_run(session, ctx, day)
+    report = ReconciliationRead.model_validate(run)
+    report.items = [ReconciliationItemRead.model_validate(i) for i in items]
+    return report

@@ -1,0 +1,1 @@
+"""The national payment platform simulator (a separate app; see ``app.py``)."""
