@@ -22,6 +22,7 @@ from motcua.contracts.intake import (
     DossierWithdrawnV1,
     StatutoryTime,
 )
+from motcua.contracts.payments import AssessmentSettledV1, FeeAssessedV1
 from motcua.db import outbox_table
 from motcua.events import Envelope, EventData
 from motcua.testing import Mesh, RunningService, wait_for
@@ -205,3 +206,27 @@ async def outbox_events(wf: RunningService, code: str | None = None) -> list[Env
 def types(events: list[Envelope]) -> list[str]:
     """Short event names (``status_changed`` …)."""
     return [e.type.split(".")[-2] for e in events]
+
+
+@dataclass
+class Payments(Intake):
+    """Publishes payments' assessment events as payments' relay does (sequence = version)."""
+
+    async def assessed(self, code: str, agency_code: str, *, pay_before: bool = True,
+                       payable_vnd: int = 50_000, occurred_at: datetime | None = None,
+                       procedure: str = "1.004884") -> Envelope:
+        """``assessment.assessed``: ``collect`` before, after, or none when nothing is due."""
+        collect = "none" if not payable_vnd else ("before" if pay_before else "after")
+        return await self.publish(FeeAssessedV1(
+            assessment_id=f"as-{code}", dossier_code=code, agency_code=agency_code,
+            occurred_at=occurred_at or datetime.now(TIMEZONE), procedure_code=procedure,
+            total_vnd=payable_vnd, exempted_vnd=0, payable_vnd=payable_vnd,
+            collect=collect, pay_before_processing=pay_before and bool(payable_vnd)))  # type: ignore[arg-type]
+
+    async def settled(self, code: str, agency_code: str, occurred_at: datetime, *,
+                      amount_vnd: int = 50_000) -> Envelope:
+        """``assessment.settled``: everything payable was paid."""
+        return await self.publish(AssessmentSettledV1(
+            assessment_id=f"as-{code}", dossier_code=code, agency_code=agency_code,
+            occurred_at=occurred_at, payable_vnd=amount_vnd, settled_vnd=amount_vnd,
+            paid_online=True))

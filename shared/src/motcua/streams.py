@@ -24,7 +24,7 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-TOPOLOGY_VERSION = 1
+TOPOLOGY_VERSION = 2
 
 #: Subject token of each producing service.
 PRODUCERS = ("intake", "workflow", "payments", "identity", "metrics")
@@ -53,6 +53,8 @@ class ConsumerSpec:
 #: Who consumes what. A consumer owns its inbox, so one durable per (owner, source).
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("workflow-intake", owner="workflow", source="intake", filters=("dossier.>",)),
+    ConsumerSpec("workflow-payments", owner="workflow", source="payments",
+                 filters=("assessment.assessed", "assessment.settled")),
     ConsumerSpec("intake-workflow", owner="intake", source="workflow", filters=("case.>",)),
     ConsumerSpec("payments-intake", owner="payments", source="intake", filters=("dossier.>",)),
     ConsumerSpec("metrics-intake", owner="metrics", source="intake"),

@@ -14,7 +14,9 @@ from motcua.contracts.intake import (
     DossierSupplementedV1,
     DossierWithdrawnV1,
 )
+from motcua.contracts.payments import AssessmentSettledV1, FeeAssessedV1
 from motcua.events import Envelope
+from motcua_workflow.cases import payments as fees
 from motcua_workflow.cases import service as cases
 from motcua_workflow.config import Settings
 from motcua_workflow.context import Workflow
@@ -44,4 +46,7 @@ def handlers(wf: Workflow | str) -> dict[str, dict[str, Callable[..., Any]]]:
         DossierRefusedV1.event_type(): adapt(cases.refuse_reception),
         DossierWithdrawnV1.event_type(): adapt(cases.withdraw),
         DossierSupplementedV1.event_type(): adapt(cases.supplemented),
+    }, "workflow-payments": {
+        FeeAssessedV1.event_type(): adapt(fees.assessed),
+        AssessmentSettledV1.event_type(): adapt(fees.settled),
     }}

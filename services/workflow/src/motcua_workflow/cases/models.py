@@ -192,3 +192,24 @@ class Apology(Base):
     issued_by: Mapped[str | None] = mapped_column(String(100))
     new_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     notice_in_time: Mapped[bool | None]
+
+
+class PaymentHold(Base):
+    """What payments said about a dossier's fees, and the status-6 pause it caused.
+
+    Keyed by dossier code, not case: an assessment (or even its settlement) may arrive
+    before the case is received, and is applied at reception. ``assessed_seq`` is the
+    envelope sequence (assessment version) of the assessment applied.
+    """
+
+    __tablename__ = "payment_hold"
+    dossier_code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    assessment_id: Mapped[str | None] = mapped_column(String(36))
+    assessed_seq: Mapped[int | None]
+    #: None until FeeAssessedV1 arrives.
+    pay_before: Mapped[bool | None]
+    settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: The status the case goes back to when the payment is settled.
+    status_before: Mapped[int | None]

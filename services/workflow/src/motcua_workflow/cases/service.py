@@ -27,6 +27,7 @@ from motcua.events import Envelope
 from motcua.ids import new_id
 from motcua_workflow.actors import INTAKE, SYSTEM, Actor
 from motcua_workflow.cases import core
+from motcua_workflow.cases import payments as fees
 from motcua_workflow.cases.deadlines import classify_case
 from motcua_workflow.cases.models import (
     PROCESSING,
@@ -127,6 +128,8 @@ async def receive(session: AsyncSession, wf: Workflow, event: Envelope,
         await _open_member(session, wf, case, procedure, at=now)
     await core.reschedule(session, wf, case)
     await session.flush()
+    # Payments may have assessed (or even settled) the fee before this event arrived.
+    await fees.at_reception(session, wf, case)
     return case
 
 

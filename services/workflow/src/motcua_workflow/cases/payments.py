@@ -1,0 +1,123 @@
+"""Status 6 (yêu cầu thực hiện nghĩa vụ tài chính): wait for the fee where the procedure says so.
+
+Payments publishes ``assessment.assessed`` (:class:`FeeAssessedV1`) for every received
+dossier and ``assessment.settled`` (:class:`AssessmentSettledV1`) once everything payable
+is paid (docs/payments.md). When the assessment says ``pay_before_processing``, the case
+goes to status 6 and its deadline clock stops (ledger ``pause``, reason
+``awaiting_payment``); the settlement restarts the clock (``resume``) and puts the case
+back at the status it had (2 or 4). Waived and pay-after assessments change nothing.
+
+Both events may come before reception, twice, or in either order: what payments said is
+kept in :class:`PaymentHold` and applied whenever the case can take it (at the event, or
+at reception). A settlement already known means the case never waits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.contracts.payments import AssessmentSettledV1, FeeAssessedV1
+from motcua.events import Envelope
+from motcua_workflow.actors import SYSTEM
+from motcua_workflow.cases import core
+from motcua_workflow.cases.models import PAYMENT, PROCESSING, RECEIVED, Case, PaymentHold
+from motcua_workflow.context import Workflow
+from motcua_workflow.logs import logger
+
+log = logger("motcua_workflow.cases.payments")
+
+#: Ledger reason of the pause (and of the resume's action in the process log).
+AWAITING_PAYMENT = "awaiting_payment"
+#: Statuses from which a case may be put on hold for payment.
+_HOLDABLE = frozenset({RECEIVED, PROCESSING})
+
+
+async def _hold(session: AsyncSession, dossier_code: str) -> PaymentHold:
+    """The dossier's hold row, locked; created empty if payments said nothing yet."""
+    hold = await session.scalar(select(PaymentHold)
+                                .where(PaymentHold.dossier_code == dossier_code)
+                                .with_for_update())
+    if hold is None:
+        hold = PaymentHold(dossier_code=dossier_code)
+        session.add(hold)
+        await session.flush()
+    return hold
+
+
+async def assessed(session: AsyncSession, wf: Workflow, event: Envelope,
+                   data: FeeAssessedV1) -> PaymentHold:
+    """Remember the assessment; put the case on hold (status 6) if it must be paid first."""
+    case = await core.find(session, data.dossier_code, lock=True)
+    hold = await _hold(session, data.dossier_code)
+    seq = event.sequence
+    if hold.assessed_seq is not None and seq is not None and seq <= hold.assessed_seq:
+        log.info("assessment_ignored", dossier_code=data.dossier_code, sequence=seq,
+                 applied=hold.assessed_seq)
+        return hold
+    hold.assessment_id, hold.assessed_seq = data.assessment_id, seq
+    hold.pay_before = data.pay_before_processing
+    if case is not None:
+        await apply(session, wf, case, hold)
+    return hold
+
+
+async def settled(session: AsyncSession, wf: Workflow, event: Envelope,
+                  data: AssessmentSettledV1) -> PaymentHold:
+    """Remember the settlement; a case waiting in status 6 goes on."""
+    case = await core.find(session, data.dossier_code, lock=True)
+    hold = await _hold(session, data.dossier_code)
+    if hold.settled_at is not None:
+        log.info("settlement_ignored", dossier_code=data.dossier_code)
+        return hold
+    hold.settled_at = min(data.occurred_at, wf.clock.now())
+    if hold.assessment_id is None:
+        hold.assessment_id = data.assessment_id
+    if case is not None:
+        await apply(session, wf, case, hold)
+    return hold
+
+
+async def at_reception(session: AsyncSession, wf: Workflow, case: Case) -> None:
+    """Apply what payments already said about the dossier (called once it is received)."""
+    hold = await session.scalar(select(PaymentHold)
+                                .where(PaymentHold.dossier_code == case.dossier_code)
+                                .with_for_update())
+    if hold is not None:
+        await apply(session, wf, case, hold)
+
+
+async def apply(session: AsyncSession, wf: Workflow, case: Case, hold: PaymentHold) -> None:
+    """Bring the case in line with the hold: pause at status 6, or resume after payment."""
+    if case.parent_case_id is not None or case.received_at is None or case.is_closed:
+        return
+    now = wf.clock.now()
+    if hold.paused_at is None:
+        if not hold.pay_before or hold.settled_at is not None:
+            return
+        if case.status not in _HOLDABLE or case.is_paused:
+            # Finished already, or waiting for a supplement: nothing to stop.
+            log.warning("payment_hold_skipped", dossier_code=case.dossier_code,
+                        status=case.status)
+            return
+        at = max(now, case.received_at)
+        hold.paused_at, hold.status_before = at, case.status
+        await core.add_ledger_entry(session, wf, case, kind="pause", at=at,
+                                    reason=AWAITING_PAYMENT, ref=hold.assessment_id)
+        core.change_status(session, wf, case, PAYMENT, at=now, actor=SYSTEM,
+                           action=AWAITING_PAYMENT,
+                           detail={"assessment_id": hold.assessment_id})
+    elif hold.resumed_at is None and hold.settled_at is not None:
+        if case.status != PAYMENT:
+            return
+        at = max(hold.settled_at, hold.paused_at)
+        hold.resumed_at = at
+        await core.add_ledger_entry(session, wf, case, kind="resume", at=at,
+                                    reason="payment_settled", ref=hold.assessment_id)
+        core.change_status(session, wf, case, hold.status_before or RECEIVED, at=now,
+                           actor=SYSTEM, action="payment_settled",
+                           detail={"assessment_id": hold.assessment_id, "settled_at": at})
+    else:
+        return
+    await core.reschedule(session, wf, case)
+    await session.flush()
