@@ -152,9 +152,12 @@ class TestReadsAndExports:
             assert "http://" not in offline and "https://" not in offline
 
         async def scraped() -> str:
+            # The figures are refreshed by a background loop: wait for a refresh that has
+            # seen every fact (the scenario's 11 dossiers), not just the first one.
             text = (await metrics.client.get("/metrics")).text
-            return text if 'motcua_pipeline_consumer_pending{durable="workflow-intake"}' in text \
-                else ""
+            ready = ('motcua_pipeline_consumer_pending{durable="workflow-intake"}' in text
+                     and 'motcua_metrics_dossier_facts{state="total"} 11.0' in text)
+            return text if ready else ""
 
         text = await wait_for(scraped, what="pipeline figures")
         assert 'motcua_metrics_events_applied_total{source="intake"}' in text
