@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from motcua.idnumbers import (
     CENTURY_GENDER,
     PROVINCES,
