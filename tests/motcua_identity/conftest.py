@@ -65,23 +65,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:oidc_provider_mock")
 
 
-@pytest.fixture(autouse=True)
-def _logging_on_a_live_stream() -> None:
-    """Configure logging afresh onto the current stdout before each test.
-
-    tests/motcua/test_kit.py reconfigures logging onto its ``capsys`` stream, which is
-    closed after that test; a later log line would then raise "I/O operation on closed
-    file" wherever it is written.
-    """
-    import structlog
-
-    import motcua.logging as mlogging
-
-    structlog.reset_defaults()
-    mlogging._configured = False
-    mlogging.configure_logging(os.environ.get("MOTCUA_LOG_LEVEL", "WARNING"), json=True)
-
-
 @pytest.fixture
 async def mesh(nats_server: NatsServer, make_database) -> AsyncIterator[Mesh]:
     """The root ``mesh`` fixture, knowing only identity-bridge.

@@ -68,22 +68,6 @@ class Switch:
         await self.target(scope, receive, send)
 
 
-@pytest.fixture(autouse=True)
-def _log_to_current_stdout() -> None:
-    """Point structlog at this test's stdout.
-
-    The kit configures logging once per process with the ``sys.stdout`` of that moment; if
-    that was a ``capsys`` stream of an earlier test, it is closed by now and any warning
-    logged would raise ``ValueError: I/O operation on closed file``. Loggers created after
-    this (payments looks its loggers up at use) write to the live stream.
-    """
-    import sys
-
-    import structlog
-
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stdout))
-
-
 @pytest.fixture
 async def mesh(nats_server: Any, make_database: Any) -> AsyncIterator[Mesh]:
     """A fresh province with payments only (other services' specs are not loaded, so these

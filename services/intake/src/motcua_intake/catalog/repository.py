@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.pagination import after, decode_cursor, encode_cursor
 from motcua_intake.catalog.models import (
     COMPETENT,
     RECEPTION,
@@ -16,7 +17,6 @@ from motcua_intake.catalog.models import (
     ProcedureAgency,
     ProcedureRevision,
 )
-from motcua_intake.pagination import after, decode_cursor, encode_cursor
 
 
 class CatalogRepository:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from motcua.errors import FieldError, problems
 from motcua.idempotency import IdempotencyDep, IdempotencyKeyReused
+from motcua.pagination import DEFAULT_LIMIT, CursorInvalid, CursorQuery, LimitQuery
 from motcua.service import SessionDep
 from motcua_intake.catalog import csvio, service
 from motcua_intake.catalog.errors import (
@@ -38,7 +39,6 @@ from motcua_intake.catalog.schemas import (
     Publication,
     RevisionRead,
 )
-from motcua_intake.pagination import DEFAULT_LIMIT, CursorInvalid, CursorQuery, LimitQuery
 
 router = APIRouter(tags=["catalog"])
 

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.db import UtcDateTime
+from motcua.pagination import after, decode_cursor, encode_cursor, parse_instant
 from motcua_intake.dossiers.models import (
     CLOCK_RUNNING,
     Dossier,
@@ -19,7 +20,6 @@ from motcua_intake.dossiers.models import (
     DossierHistory,
     DossierSequence,
 )
-from motcua_intake.pagination import after, decode_cursor, encode_cursor, parse_instant
 
 #: Sort keys of officer lists; a leading "-" sorts descending. Ties break on the code.
 SORTS = ("submitted_at", "-submitted_at", "due_at", "-due_at", "code", "-code")

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.db import utcnow
 from motcua.errors import FieldError, ValidationFailed, problems
 from motcua.idempotency import Idempotency, IdempotencyDep, IdempotencyKeyReused
+from motcua.pagination import DEFAULT_LIMIT, CursorInvalid, CursorQuery, LimitQuery
 from motcua.service import SessionDep
 from motcua_intake.dossiers import service
 from motcua_intake.dossiers.errors import (
@@ -51,7 +52,6 @@ from motcua_intake.dossiers.schemas import (
     HistoryEntry,
 )
 from motcua_intake.dossiers.service import Desk
-from motcua_intake.pagination import DEFAULT_LIMIT, CursorInvalid, CursorQuery, LimitQuery
 from motcua_intake.printing import service as printing
 
 router = APIRouter(prefix="/v1/dossiers", tags=["dossiers"])

@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.contracts.payments import AssessmentSettledV1, FeeAssessedV1
 from motcua.events import Envelope
+from motcua.logging import get_logger
 from motcua_workflow.actors import SYSTEM
 from motcua_workflow.cases import core
 from motcua_workflow.cases.models import PAYMENT, PROCESSING, RECEIVED, Case, PaymentHold
 from motcua_workflow.context import Workflow
-from motcua_workflow.logs import logger
 
-log = logger("motcua_workflow.cases.payments")
+log = get_logger("motcua_workflow.cases.payments")
 
 #: Ledger reason of the pause (and of the resume's action in the process log).
 AWAITING_PAYMENT = "awaiting_payment"

@@ -25,6 +25,7 @@ from motcua.contracts.intake import (
 from motcua.contracts.workflow import CaseStartedV1, CaseStatusChangedV1
 from motcua.events import Envelope
 from motcua.ids import new_id
+from motcua.logging import get_logger
 from motcua_workflow.actors import INTAKE, SYSTEM, Actor
 from motcua_workflow.cases import core
 from motcua_workflow.cases import payments as fees
@@ -40,10 +41,9 @@ from motcua_workflow.cases.models import (
     SupplementRequest,
 )
 from motcua_workflow.context import Workflow
-from motcua_workflow.logs import logger
 from motcua_workflow.processlog import service as processlog
 
-log = logger("motcua_workflow.cases")
+log = get_logger("motcua_workflow.cases")
 
 #: Separates a bundle's dossier code from a member procedure in a member case's code.
 MEMBER_SEPARATOR = "~"

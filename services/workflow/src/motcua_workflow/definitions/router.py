@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from motcua.errors import problems
 from motcua.idempotency import IdempotencyDep, IdempotencyInProgress, IdempotencyKeyReused
+from motcua.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from motcua.service import SessionDep
 from motcua_workflow.context import WorkflowDep
 from motcua_workflow.definitions import service
@@ -19,7 +20,6 @@ from motcua_workflow.definitions.errors import (
 )
 from motcua_workflow.definitions.models import ProcessDefinition
 from motcua_workflow.definitions.schemas import DefinitionPage, DefinitionRead, DefinitionSpec
-from motcua_workflow.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from motcua_workflow.web import json_response, remember
 
 router = APIRouter(prefix="/v1/process-definitions", tags=["process definitions"])

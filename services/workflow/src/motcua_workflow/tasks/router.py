@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 
 from motcua.errors import problems
 from motcua.idempotency import IdempotencyDep, IdempotencyInProgress, IdempotencyKeyReused
+from motcua.pagination import CursorQuery, LimitQuery
 from motcua.service import SessionDep
 from motcua_workflow.context import WorkflowDep
-from motcua_workflow.pagination import CursorQuery, LimitQuery
 from motcua_workflow.tasks import service
 from motcua_workflow.tasks.errors import (
     TaskAlreadyClaimed,

@@ -14,8 +14,8 @@ from typing import Literal
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.pagination import after, decode_cursor, encode_cursor, parse_instant
 from motcua_workflow.actors import Actor
-from motcua_workflow.pagination import after, decode_cursor, encode_cursor, instant
 from motcua_workflow.tasks.errors import (
     TaskAlreadyClaimed,
     TaskClosed,
@@ -70,7 +70,7 @@ async def inbox(session: AsyncSession, scope: Scope, *, agency: str | None, role
                                          state=state, due=due, now=now))
     if cursor:
         created, task_id = decode_cursor(cursor, 2)
-        query = query.where(after(Task.created_at, Task.id, instant(created), task_id))
+        query = query.where(after(Task.created_at, Task.id, parse_instant(created), task_id))
     rows = list((await session.scalars(
         query.order_by(Task.created_at, Task.id).limit(limit + 1))).all())
     more = len(rows) > limit

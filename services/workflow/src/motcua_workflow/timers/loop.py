@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from motcua.logging import get_logger
 from motcua.service import Runtime
 from motcua_workflow.context import Workflow
-from motcua_workflow.logs import logger
 from motcua_workflow.timers import service
 
-log = logger("motcua_workflow.timers")
+log = get_logger("motcua_workflow.timers")
 
 
 def timer_loop(wf: Workflow) -> Callable[[Runtime], Awaitable[None]]:

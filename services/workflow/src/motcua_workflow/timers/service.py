@@ -19,13 +19,13 @@ from motcua.contracts.workflow import (
     CaseDueSoonV1,
     CaseOverdueV1,
 )
+from motcua.logging import get_logger
 from motcua_workflow.actors import SYSTEM
 from motcua_workflow.cases import core, deadlines
 from motcua_workflow.cases.models import Case
 from motcua_workflow.context import Workflow
-from motcua_workflow.logs import logger
 
-log = logger("motcua_workflow.timers")
+log = get_logger("motcua_workflow.timers")
 
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Case]:
