@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
@@ -385,6 +385,37 @@ class TestDeclarations:
 
         assert undeclared_routes(app) == ["GET /forgotten"]
 
+    def test_routes_of_included_routers_are_checked(self) -> None:
+        # FastAPI includes routers lazily: their routes are not in app.routes as APIRoute.
+        app = FastAPI()
+        router = APIRouter(prefix="/v1")
+
+        @router.get("/open")
+        async def open_() -> str:
+            return "open"
+
+        @router.get("/declared", dependencies=[PUBLIC])
+        async def declared() -> str:
+            return "ok"
+
+        @router.get("/guarded")
+        async def guarded(who: CurrentPrincipal) -> str:
+            return who.subject
+
+        app.include_router(router)
+        assert undeclared_routes(app) == ["GET /v1/open"]
+
+    def test_router_level_dependencies_count(self) -> None:
+        app = FastAPI()
+        router = APIRouter(dependencies=[require(kind="officer")])
+
+        @router.get("/cases")
+        async def cases() -> list[str]:
+            return []
+
+        app.include_router(router, prefix="/v1")
+        assert undeclared_routes(app) == []
+
     def test_unknown_role_or_kind_fails_at_definition(self) -> None:
         with pytest.raises(ValueError):
             require(roles=["superuser"])
@@ -448,3 +479,30 @@ class TestWithIdentityBridge:
         after = await self._token(app, "intake", "intake-secret-0123456789")
         assert (await verifier.verify(after)).subject == "service:intake"
         assert (await verifier.verify(token)).subject == "service:intake"  # previous key
+
+
+class TestOwnerRef:
+    KEY = "k" * 32
+
+    def test_the_citizen_owns_the_reference_of_their_number(self) -> None:
+        from motcua.auth import owner_ref
+        ref = owner_ref(PID, self.KEY)
+        me = Principal(subject="c", kind="citizen", personal_id=PID, assurance=2)
+        other = Principal(subject="d", kind="citizen", personal_id="001099000001", assurance=2)
+        officer = Principal(subject="o", kind="officer")
+        assert me.owns(ref, self.KEY)
+        assert not other.owns(ref, self.KEY)
+        assert not officer.owns(ref, self.KEY)
+        assert not me.owns(None, self.KEY)
+        assert not me.owns(owner_ref(PID, "another key of 32 characters...."), self.KEY)
+
+    def test_the_reference_does_not_contain_the_number(self) -> None:
+        from motcua.auth import owner_ref
+        assert PID not in owner_ref(PID, self.KEY)
+        assert owner_ref(PID, self.KEY) == owner_ref(PID, self.KEY)
+
+    def test_production_requires_a_key(self) -> None:
+        from motcua.config import MeshSettings
+        with pytest.raises(ValueError, match="owner_ref_key"):
+            MeshSettings(environment="production")
+        MeshSettings(environment="production", owner_ref_key="x" * 32)

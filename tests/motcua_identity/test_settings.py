@@ -9,6 +9,7 @@ from motcua_identity.config import Settings
 from motcua_identity.main import create_app
 
 PRODUCTION = {"environment": "production", "key_encryption_secret": "s3cret",
+              "owner_ref_key": "o" * 32,
               "population_backend": "http", "population_url": "https://dancu.example/api"}
 
 
@@ -22,6 +23,7 @@ class TestProductionSafety:
         monkeypatch.setenv("MOTCUA_IDENTITY_BRIDGE_DEV_LOGIN_ENABLED", "true")
         with pytest.raises(ValidationError, match="dev_login_enabled"):
             Settings(key_encryption_secret="s3cret", population_backend="http",
+                     owner_ref_key="o" * 32,
                      population_url="https://dancu.example/api")
 
     def test_production_needs_key_encryption_and_a_real_population_database(self) -> None:

