@@ -43,6 +43,10 @@ class _DossierEvent(EventData):
     #: National status code (domain.md §4) after this change.
     status: int
     occurred_at: datetime
+    #: The applicant's owner reference (``motcua.auth.owner_ref``; never the ID number),
+    #: so other services can let the citizen see their own records. None for a legacy
+    #: number or an organisation without a personal applicant ID.
+    owner_ref: str | None = None
 
 
 class DossierSubmittedV1(_DossierEvent):
@@ -55,6 +59,8 @@ class DossierSubmittedV1(_DossierEvent):
     bundle_code: str | None = None
     #: Member procedures when this is a bundle (liên thông) dossier.
     member_procedures: list[str] = []
+    #: Submitted by a citizen signed in through VNeID (TaiKhoanDuocXacThucVoiVNeID).
+    vneid_verified: bool = False
 
 
 class DossierReceivedV1(_DossierEvent):
