@@ -4,7 +4,7 @@ Within version 1 changes are additive only: a producer may add optional fields; 
 consumer must ignore fields it does not know.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -113,3 +113,37 @@ class DossierRatedV1(_DossierEvent):
     #: 1 very dissatisfied … 5 very satisfied.
     score: int
     complaint: bool = False
+
+
+class ProcedurePublishedV1(EventData):
+    """A procedure version was published, republished or withdrawn in the catalog.
+
+    Feeds the publicity and online-service items of the index (domain.md §6). Subject
+    ``motcua.<p>.intake.procedure.published``; ``sequence`` is the procedure's version.
+    """
+
+    service = "intake"
+    aggregate = "procedure"
+    event = "published"
+
+    procedure_code: str
+    version: int
+    #: ``published`` or ``withdrawn`` (a withdrawn procedure leaves the denominators).
+    status: Literal["published", "withdrawn"]
+    name_vi: str
+    level: str
+    #: Competent agencies (the units the procedure counts for).
+    agencies: list[str]
+    #: The announcing decision's effective date and when it was issued, where known:
+    #: publication is timely when published_at is no later than the deadline counted
+    #: from them (see docs/metrics.md).
+    valid_from: date | None = None
+    decision_date: date | None = None
+    published_at: datetime
+    #: Offers an online service (full or partial online level).
+    online: bool = False
+    #: Has at least one fee line (counts for the online payment items).
+    has_fees: bool = False
+    #: Mandatory content fields missing from the entry (empty: complete).
+    missing_content: list[str] = []
+    occurred_at: datetime
