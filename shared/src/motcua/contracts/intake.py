@@ -127,7 +127,7 @@ class ProcedurePublishedV1(EventData):
     event = "published"
 
     procedure_code: str
-    version: int
+    procedure_version: int
     #: ``published`` or ``withdrawn`` (a withdrawn procedure leaves the denominators).
     status: Literal["published", "withdrawn"]
     name_vi: str
