@@ -24,7 +24,7 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-TOPOLOGY_VERSION = 2
+TOPOLOGY_VERSION = 3
 
 #: Subject token of each producing service.
 PRODUCERS = ("intake", "workflow", "payments", "identity", "metrics")
@@ -57,6 +57,8 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
                  filters=("assessment.assessed", "assessment.settled")),
     ConsumerSpec("intake-workflow", owner="intake", source="workflow", filters=("case.>",)),
     ConsumerSpec("payments-intake", owner="payments", source="intake", filters=("dossier.>",)),
+    ConsumerSpec("identity-workflow", owner="identity-bridge", source="workflow",
+                 filters=("case.completed",)),
     ConsumerSpec("metrics-intake", owner="metrics", source="intake"),
     ConsumerSpec("metrics-workflow", owner="metrics", source="workflow"),
     ConsumerSpec("metrics-payments", owner="metrics", source="payments"),

@@ -30,6 +30,8 @@ class _CaseEvent(EventData):
     occurred_at: datetime
     #: SHA-256 head of the case's process log after this change (hex), when there is one.
     process_log_hash: str | None = None
+    #: The dossier owner's reference as intake's events carry it (``motcua.auth.owner_ref``).
+    owner_ref: str | None = None
 
 
 class CaseStartedV1(_CaseEvent):
