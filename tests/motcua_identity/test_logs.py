@@ -18,6 +18,7 @@ from motcua.testing import Mesh
 from tests.motcua_identity.conftest import PID_AN, PID_BINH
 from tests.motcua_identity.helpers import bearer, service_token, sign_in, start_identity
 from tests.motcua_identity.test_documents import document
+from tests.motcua_identity.test_results import completed, envelope, handled, publish
 
 
 class Recorder:
@@ -61,6 +62,14 @@ async def test_no_personal_id_reaches_a_logger(mesh: Mesh, provider, recorder) -
                              json={"dossier_code": f"{agency}-261122-0001"})
     await bridge.client.get("/v1/documents", headers=bearer(citizen),
                             params={"owner_personal_id": PID_BINH})
+    # Results filed from workflow's events (and one that cannot be filed).
+    await publish(mesh, envelope(mesh, completed(mesh, bridge)),
+                  envelope(mesh, completed(mesh, bridge, pid=None,
+                                           dossier=f"{agency}-261118-0043")))
+    await handled(bridge, 2)
+    await bridge.client.get("/v1/me/documents", headers=bearer(citizen))
+    assert any("case_result_filed" in line for line in recorder.lines)
+    assert any("case_result_not_filed" in line for line in recorder.lines)
     assert any("population_lookup" in line for line in recorder.lines)
     assert any("citizen_signed_in" in line for line in recorder.lines)
     for line in recorder.lines:

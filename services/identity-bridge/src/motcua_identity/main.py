@@ -1,5 +1,6 @@
 """The identity-bridge service app: sign-in, accounts, mesh tokens and keys, population
-lookups, the citizen data store, ID-number validation."""
+lookups, the citizen data store (with workflow's results filed from ``case.completed``),
+ID-number validation."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from motcua.outbox import FaultHook
 from motcua.service import Runtime, create_service_app
 from motcua_identity.accounts.router import router as accounts_router
 from motcua_identity.config import Settings
+from motcua_identity.consumers import handlers
 from motcua_identity.context import Identity
 from motcua_identity.documents.router import router as documents_router
+from motcua_identity.documents.service import backfill_owner_refs
 from motcua_identity.idnumbers.router import router as idnumbers_router
 from motcua_identity.keys.router import router as keys_router
 from motcua_identity.keys.service import DatabaseKeys, KeyRing
@@ -33,6 +36,7 @@ from motcua_identity.tokens.router import router as tokens_router
 
 log = get_logger("motcua_identity")
 KEY_CHECK_INTERVAL_S = 3600.0
+BACKFILL_RETRY_S = 60.0
 
 
 def _population(settings: Settings,
@@ -76,13 +80,31 @@ def create_app(settings: ServiceSettings | None = None, *,
                 log.warning("key_maintenance_failed", error_type=type(exc).__name__)
             await asyncio.sleep(KEY_CHECK_INTERVAL_S)
 
+    async def backfill_documents(rt: Runtime) -> None:
+        """Give documents stored before owner references theirs (in batches, then stop)."""
+        key = settings.resolved_owner_ref_key()
+        while True:
+            try:
+                async with rt.sessions() as session, session.begin():
+                    done = await backfill_owner_refs(session, key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("owner_ref_backfill_failed", error_type=type(exc).__name__)
+                await asyncio.sleep(BACKFILL_RETRY_S)
+                continue
+            if done == 0:
+                return
+            log.info("owner_refs_backfilled", documents=done)
+
     app = create_service_app(
         settings, title="Motcua identity-bridge",
         description="VNeID-style sign-in, accounts and staff, mesh tokens and their keys, "
                     "population lookups, the citizen data store, ID-number validation.",
         routers=[keys_router, tokens_router, login_router, accounts_router,
                  population_router, documents_router, idnumbers_router],
-        background=[maintain_keys], fault_hook=fault_hook)
+        handlers=handlers(settings), background=[maintain_keys, backfill_documents],
+        fault_hook=fault_hook)
     app.state.identity = ctx
     # This service verifies tokens against its own database, not over HTTP.
     use_verifier(app, TokenVerifier(DatabaseKeys(lambda: app.state.runtime.sessions, ring),

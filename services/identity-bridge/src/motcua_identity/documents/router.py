@@ -17,6 +17,7 @@ from motcua_identity.documents.errors import (
     DocumentNotFound,
     DocumentNotYetValid,
 )
+from motcua_identity.documents.models import StoredDocument
 from motcua_identity.documents.schemas import DocumentRead, DocumentStore, ReuseCreate, ReuseRead
 from motcua_identity.population.router import agency_of
 from motcua_identity.population.service import PersonalIdNotValid, check_personal_id
@@ -27,8 +28,12 @@ _READERS = require(kind=["citizen", "officer", "service"],
                    roles=["receptionist", "processor", "approver"], scopes=["documents.read"])
 
 
-def _may_read(who: Principal, doc_owner: str) -> None:
-    if who.kind == "citizen" and not who.is_person(doc_owner):
+def _ref_key(request: Request) -> str:
+    return request.app.state.settings.resolved_owner_ref_key()
+
+
+def _may_read(who: Principal, doc: StoredDocument, ref_key: str) -> None:
+    if who.kind == "citizen" and not service.is_owner(who, doc, ref_key):
         # Same answer as a missing document: a citizen learns nothing about others'.
         raise DocumentNotFound("no such document")
 
@@ -48,7 +53,8 @@ async def store_document(
         who.ensure_agency(body.issuing_agency, "processor", "approver")
     if (replayed := await idem.replay(session)) is not None:
         return replayed
-    doc = await service.store(session, request.app.state.settings.province, body, owner, who)
+    doc = await service.store(session, request.app.state.settings.province, body, owner, who,
+                              ref_key=_ref_key(request))
     result = DocumentRead.of(doc)
     idem.remember(session, status.HTTP_201_CREATED, result)
     return result
@@ -57,33 +63,36 @@ async def store_document(
 @router.get("/v1/documents", operation_id="listDocuments",
             responses=problems(PersonalIdNotValid, NotAllowed))
 async def list_documents(
-    session: SessionDep,
+    request: Request, session: SessionDep,
     owner_personal_id: Annotated[str, Query(min_length=12, max_length=12)],
     who: Annotated[Principal, _READERS],
 ) -> list[DocumentRead]:
-    """A citizen's stored documents (officers, services; a citizen only their own)."""
+    """A citizen's stored documents, including results known only by owner reference
+    (officers, services; a citizen only their own)."""
     owner = check_personal_id(owner_personal_id, "owner_personal_id")
     if who.kind == "citizen" and not who.is_person(owner):
         raise NotAllowed("citizens see only their own documents")
-    return [DocumentRead.of(d) for d in await service.of_owner(session, owner)]
+    docs = await service.of_owner(session, owner, _ref_key(request))
+    return [DocumentRead.of(d, owner) for d in docs]
 
 
 @router.get("/v1/me/documents", operation_id="listMyDocuments")
-async def my_documents(session: SessionDep,
+async def my_documents(request: Request, session: SessionDep,
                        who: Annotated[Principal, require(kind="citizen")]) -> list[DocumentRead]:
-    """The signed-in citizen's documents."""
+    """The signed-in citizen's documents, including results filed from finished cases."""
     assert who.personal_id is not None
-    return [DocumentRead.of(d) for d in await service.of_owner(session, who.personal_id)]
+    docs = await service.of_owner(session, who.personal_id, _ref_key(request))
+    return [DocumentRead.of(d, who.personal_id) for d in docs]
 
 
 @router.get("/v1/documents/{document_id}", operation_id="getDocument",
             responses=problems(DocumentNotFound))
-async def get_document(document_id: str, session: SessionDep,
+async def get_document(document_id: str, request: Request, session: SessionDep,
                        who: Annotated[Principal, _READERS]) -> DocumentRead:
     """One stored document."""
     doc = await service.get(session, document_id)
-    _may_read(who, doc.owner_personal_id)
-    return DocumentRead.of(doc)
+    _may_read(who, doc, _ref_key(request))
+    return DocumentRead.of(doc, who.personal_id if who.kind == "citizen" else None)
 
 
 @router.post("/v1/documents/{document_id}/reuses", status_code=status.HTTP_201_CREATED,
@@ -106,12 +115,12 @@ async def reuse_document(
     if (replayed := await idem.replay(session)) is not None:
         return replayed
     doc = await service.get(session, document_id, lock=True)
-    _may_read(who, doc.owner_personal_id)
+    _may_read(who, doc, _ref_key(request))
     if who.kind == "officer":
         who.ensure_agency(agency_of(body.dossier_code), "receptionist", "processor")
     row, created = await service.reuse(session, request.app.state.settings.province, doc,
                                        body, who)
-    result = ReuseRead.of(row, doc)
+    result = ReuseRead.of(row, doc, who.personal_id if who.kind == "citizen" else None)
     code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     idem.remember(session, code, result)
     return JSONResponse(result.model_dump(mode="json"), status_code=code)

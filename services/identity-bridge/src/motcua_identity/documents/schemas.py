@@ -40,10 +40,15 @@ class DocumentStore(BaseModel):
 
 
 class DocumentRead(BaseModel):
-    """A stored document with its provenance (the owner's number is masked)."""
+    """A stored document with its provenance (the owner's number is masked).
+
+    A result filed from workflow's event is known only by owner reference:
+    ``owner_personal_id_masked`` is then null, except in an answer about a person
+    (``/v1/me/documents``, ``?owner_personal_id=``), where it is that person's number.
+    """
 
     id: str
-    owner_personal_id_masked: str
+    owner_personal_id_masked: str | None
     document_type: str
     title: str
     issuing_agency: str
@@ -59,9 +64,10 @@ class DocumentRead(BaseModel):
     reuse_count: int
 
     @classmethod
-    def of(cls, d: StoredDocument) -> DocumentRead:
-        """From the ORM object."""
-        return cls(id=d.id, owner_personal_id_masked=mask(d.owner_personal_id),
+    def of(cls, d: StoredDocument, owner_personal_id: str | None = None) -> DocumentRead:
+        """From the ORM object (``owner_personal_id``: the owner, known to the caller)."""
+        number = d.owner_personal_id or owner_personal_id
+        return cls(id=d.id, owner_personal_id_masked=mask(number) if number else None,
                    document_type=d.document_type, title=d.title,
                    issuing_agency=d.issuing_agency, procedure_code=d.procedure_code,
                    dossier_code=d.dossier_code, source=d.source,
@@ -101,8 +107,10 @@ class ReuseRead(BaseModel):
     flags: NationalFlags
 
     @classmethod
-    def of(cls, r: DocumentReuse, d: StoredDocument) -> ReuseRead:
-        """From the ORM objects."""
-        return cls(reuse_id=r.id, document=DocumentRead.of(d), dossier_code=r.dossier_code,
+    def of(cls, r: DocumentReuse, d: StoredDocument,
+           owner_personal_id: str | None = None) -> ReuseRead:
+        """From the ORM objects (``owner_personal_id`` as in :meth:`DocumentRead.of`)."""
+        return cls(reuse_id=r.id, document=DocumentRead.of(d, owner_personal_id),
+                   dossier_code=r.dossier_code,
                    component_code=r.component_code, procedure_code=r.procedure_code,
                    reused_at=r.reused_at, flags=NationalFlags())

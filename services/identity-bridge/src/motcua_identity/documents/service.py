@@ -1,16 +1,21 @@
-"""Citizen data store use cases: store with provenance, attach for reuse."""
+"""Citizen data store use cases: store with provenance, attach for reuse.
+
+A document's owner is known by personal ID and/or owner reference
+(``motcua.auth.owner_ref``); every lookup by person matches either, so a result filed
+from an event (reference only) is found exactly like one stored with the number.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua import outbox
-from motcua.auth import Principal
+from motcua.auth import Principal, owner_ref
 from motcua.contracts.identity import DocumentReusedV1, DocumentStoredV1
 from motcua.db import utcnow
 from motcua.ids import new_id
@@ -26,11 +31,12 @@ BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 async def store(session: AsyncSession, province: str, body: DocumentStore, owner: str,
-                by: Principal) -> StoredDocument:
+                by: Principal, *, ref_key: str) -> StoredDocument:
     """Keep a document for its owner and record DocumentStoredV1."""
     now = utcnow()
     doc = StoredDocument(
-        id=new_id(), owner_personal_id=owner, document_type=body.document_type,
+        id=new_id(), owner_personal_id=owner, owner_ref=owner_ref(owner, ref_key),
+        document_type=body.document_type,
         title=body.title, issuing_agency=body.issuing_agency,
         procedure_code=body.procedure_code, dossier_code=body.dossier_code,
         source=body.source, content_sha256=body.content_sha256,
@@ -38,14 +44,20 @@ async def store(session: AsyncSession, province: str, body: DocumentStore, owner
         valid_from=body.valid_from, valid_until=body.valid_until, stored_at=now,
         stored_by=by.subject, reuse_count=0)
     session.add(doc)
-    outbox.record(session, DocumentStoredV1(
-        document_id=doc.id, document_type=doc.document_type,
-        issuing_agency=doc.issuing_agency, source=body.source,
-        procedure_code=doc.procedure_code, dossier_code=doc.dossier_code,
-        content_sha256=doc.content_sha256, valid_until=doc.valid_until, stored_at=now,
-    ), province=province, key=doc.id, sequence=1)
+    record_stored(session, province, doc)
     await session.flush()
     return doc
+
+
+def record_stored(session: AsyncSession, province: str, doc: StoredDocument) -> None:
+    """DocumentStoredV1 for a new document, in the caller's transaction."""
+    outbox.record(session, DocumentStoredV1(
+        document_id=doc.id, document_type=doc.document_type,
+        issuing_agency=doc.issuing_agency, source=doc.source,
+        procedure_code=doc.procedure_code, dossier_code=doc.dossier_code,
+        content_sha256=doc.content_sha256, valid_until=doc.valid_until,
+        stored_at=doc.stored_at,
+    ), province=province, key=doc.id, sequence=1)
 
 
 async def get(session: AsyncSession, document_id: str, *, lock: bool = False) -> StoredDocument:
@@ -59,11 +71,37 @@ async def get(session: AsyncSession, document_id: str, *, lock: bool = False) ->
     return doc
 
 
-async def of_owner(session: AsyncSession, personal_id: str) -> list[StoredDocument]:
-    """A citizen's documents, newest first."""
+async def of_owner(session: AsyncSession, personal_id: str,
+                   ref_key: str) -> list[StoredDocument]:
+    """A citizen's documents (by number or by owner reference), newest first."""
     return list((await session.execute(
-        select(StoredDocument).where(StoredDocument.owner_personal_id == personal_id)
-        .order_by(StoredDocument.stored_at.desc()).limit(500))).scalars().all())
+        select(StoredDocument).where(or_(
+            StoredDocument.owner_personal_id == personal_id,
+            StoredDocument.owner_ref == owner_ref(personal_id, ref_key)))
+        .order_by(StoredDocument.stored_at.desc(), StoredDocument.id)
+        .limit(500))).scalars().all())
+
+
+def is_owner(who: Principal, doc: StoredDocument, ref_key: str) -> bool:
+    """Whether ``who`` is the citizen owning ``doc`` (by number or by reference)."""
+    return who.is_person(doc.owner_personal_id) or who.owns(doc.owner_ref, ref_key)
+
+
+async def backfill_owner_refs(session: AsyncSession, ref_key: str, *,
+                              batch: int = 500) -> int:
+    """Give ``batch`` rows stored before owner references their reference; return how many.
+
+    Deterministic, so two replicas doing it at once write the same values.
+    """
+    rows = (await session.execute(
+        select(StoredDocument).where(StoredDocument.owner_ref.is_(None),
+                                     StoredDocument.owner_personal_id.is_not(None))
+        .limit(batch))).scalars().all()
+    for doc in rows:
+        assert doc.owner_personal_id is not None
+        doc.owner_ref = owner_ref(doc.owner_personal_id, ref_key)
+    await session.flush()
+    return len(rows)
 
 
 def check_validity(doc: StoredDocument, at: datetime) -> None:
