@@ -28,6 +28,17 @@ SCOPES = (
     "identity.staff.admin",  # manage staff accounts of any agency
     "identity.keys.rotate",  # rotate the mesh signing key
     "mesh",                 # plain service-to-service calls
+    # Scopes the other services check (docs/security.md):
+    "catalog.write",        # intake: publish and edit procedures and agencies
+    "dossiers.submit",      # intake: submit dossiers (e.g. the national portal)
+    "dossiers.read",        # intake: read any dossier
+    "cases.read",           # workflow: read cases
+    "cases.write",          # workflow: act on cases
+    "definitions.read",     # workflow: read process definitions
+    "definitions.write",    # workflow: store process definitions
+    "payments.read",        # payments: read assessments, payments, receipts
+    "payments.reconcile",   # payments: reconciliation and ledger checks
+    "metrics.read",         # metrics: dossier-level drill-down and national records
 )
 
 
