@@ -102,6 +102,8 @@ class ServiceSettings(MeshSettings):
     consumer_max_deliver: int = 5
     consumer_backoff_s: list[float] = [1.0, 5.0, 15.0, 30.0, 60.0]
     consumer_batch: int = 100
+    #: Messages applied per database transaction (a savepoint each, one commit).
+    consumer_txn_batch: int = 50
     #: Largest request body accepted by JSON endpoints.
     max_body_bytes: int = 1_048_576
 

@@ -1,7 +1,10 @@
 """Durable pull consumers: explicit ack, redelivery with backoff, dead letters.
 
-Each message is handled in one database transaction that first claims the event id in
-the inbox (so a redelivery changes nothing), then runs the handler. On failure the
+A fetched batch of messages is handled in one database transaction, each message in its
+own savepoint that first claims the event id in the inbox (so a redelivery changes
+nothing), then runs the handler; messages are acknowledged only after the commit. One
+commit per batch instead of per message is what lets a consumer keep up with a burst;
+a failing message rolls back only its savepoint. On failure the
 message is nak'ed with a growing delay; after ``max_deliver`` deliveries, or at once if
 it is not even a valid envelope, it goes to the province's dead-letter stream with the
 error and is terminated. ``motcua dlq list|replay`` works on that stream: a replay
@@ -59,7 +62,7 @@ class ConsumerRunner:
     def __init__(self, spec: ConsumerSpec, *, province: str, bus: Bus,
                  sessions: async_sessionmaker[AsyncSession], handlers: dict[str, Handler],
                  max_deliver: int = 5, backoff_s: list[float] | None = None,
-                 batch: int = 100) -> None:
+                 batch: int = 100, txn_batch: int = 50) -> None:
         self.spec = spec
         self.province = province
         self._bus = bus
@@ -68,6 +71,7 @@ class ConsumerRunner:
         self._max_deliver = max_deliver
         self._backoff = backoff_s or [1.0, 5.0, 15.0, 30.0, 60.0]
         self._batch = batch
+        self._txn_batch = max(1, txn_batch)
         self.stats = ConsumerStats()
         self.bound = False
 
@@ -103,8 +107,8 @@ class ConsumerRunner:
                 log.warning("consumer_fetch_failed", consumer=self.name, error=str(exc))
                 await asyncio.sleep(0.5)
                 continue
-            for msg in msgs:
-                await self.handle(msg)
+            for start in range(0, len(msgs), self._txn_batch):
+                await self.handle_batch(msgs[start:start + self._txn_batch])
             await self._refresh_pending(psub)
 
     async def _refresh_pending(self, psub: Any) -> None:
@@ -114,52 +118,94 @@ class ConsumerRunner:
 
     async def handle(self, msg: Msg) -> None:
         """Apply one message exactly once, or schedule its redelivery, or dead-letter it."""
+        await self.handle_batch([msg])
+
+    async def handle_batch(self, msgs: list[Msg]) -> None:
+        """Apply messages in one transaction (a savepoint each); then ack, retry or DLQ."""
+        work: list[tuple[Msg, Envelope, EventData, Handler]] = []
+        for msg in msgs:
+            prepared = await self._prepare(msg)
+            if prepared is not None:
+                work.append(prepared)
+        if not work:
+            return
+        outcomes: list[bool | Exception] = []
+        try:
+            async with self._sessions() as session, session.begin():
+                for _msg, envelope, data, handler in work:
+                    outcomes.append(await self._apply(session, envelope, data, handler))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The commit failed: nothing of the batch was applied.
+            outcomes = [exc] * len(work)
+        for (msg, envelope, _, _), outcome in zip(work, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                await self._failed(msg, envelope, outcome)
+                continue
+            await msg.ack()
+            if outcome:
+                self.stats.processed += 1
+            else:
+                self.stats.duplicates += 1
+
+    async def _prepare(self, msg: Msg) -> tuple[Msg, Envelope, EventData, Handler] | None:
+        """Parse and route a message; dead-letter or ack at once what needs no handling."""
         deliveries = msg.metadata.num_delivered
         try:
             envelope = Envelope.from_bytes(msg.data)
         except ValidationError as exc:
             await self._dead_letter(msg, f"envelope.invalid: {exc.error_count()} error(s)",
                                     deliveries, event_id=None)
-            return
+            return None
         handler = self._handlers.get(envelope.type)
         if handler is None:
             await msg.ack()  # an event this consumer does not need
-            return
+            return None
         if deliveries > self._max_deliver:
             await self._dead_letter(msg, "max_deliver exceeded before handling", deliveries,
                                     event_id=envelope.id)
-            return
+            return None
+        try:
+            data = REGISTRY.get(envelope.type, EventData).model_validate(envelope.data)
+        except ValidationError as exc:
+            await self._failed(msg, envelope, exc)
+            return None
+        return msg, envelope, data, handler
+
+    async def _apply(self, session: AsyncSession, envelope: Envelope, data: EventData,
+                     handler: Handler) -> bool | Exception:
+        """Claim and handle one event in a savepoint: True applied, False duplicate."""
         corr = correlation_id_var.set(envelope.correlationid)
         cause = causation_id_var.set(envelope.id)
         try:
-            contract = REGISTRY.get(envelope.type, EventData)
-            data = contract.model_validate(envelope.data)
-            async with self._sessions() as session, session.begin():
+            async with session.begin_nested():
                 first = await inbox.claim(session, consumer=self.name, event_id=envelope.id,
                                           event_type=envelope.type)
                 if first:
                     await handler(envelope, data, session)
-            await msg.ack()
-            if first:
-                self.stats.processed += 1
-            else:
-                self.stats.duplicates += 1
+            return first
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.stats.failed += 1
-            error = f"{type(exc).__name__}: {exc}"
-            if deliveries >= self._max_deliver:
-                await self._dead_letter(msg, error, deliveries, event_id=envelope.id)
-            else:
-                delay = self._backoff[min(deliveries - 1, len(self._backoff) - 1)]
-                log.warning("consumer_retry", consumer=self.name, event_id=envelope.id,
-                            event_type=envelope.type, deliveries=deliveries, retry_in=delay,
-                            error=error[:300])
-                await msg.nak(delay=delay)
+            return exc
         finally:
             correlation_id_var.reset(corr)
             causation_id_var.reset(cause)
+
+    async def _failed(self, msg: Msg, envelope: Envelope, exc: Exception) -> None:
+        """Schedule a redelivery with backoff, or dead-letter after ``max_deliver``."""
+        deliveries = msg.metadata.num_delivered
+        self.stats.failed += 1
+        error = f"{type(exc).__name__}: {exc}"
+        if deliveries >= self._max_deliver:
+            await self._dead_letter(msg, error, deliveries, event_id=envelope.id)
+            return
+        delay = self._backoff[min(deliveries - 1, len(self._backoff) - 1)]
+        log.warning("consumer_retry", consumer=self.name, event_id=envelope.id,
+                    event_type=envelope.type, deliveries=deliveries, retry_in=delay,
+                    error=error[:300])
+        await msg.nak(delay=delay)
 
     async def _dead_letter(self, msg: Msg, error: str, deliveries: int, *,
                            event_id: str | None) -> None:

@@ -148,6 +148,33 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
                                pool_pre_ping=True)
 
 
+_side_engines: dict[int, AsyncEngine] = {}
+
+
+def side_engine(engine: AsyncEngine) -> AsyncEngine:
+    """A small separate pool on ``engine``'s PostgreSQL database for short autonomous
+    transactions taken while a request holds its own connection (e.g. a counter).
+
+    Separate so a request never waits on the pool it already holds a connection of (with
+    one pool, enough concurrent requests each holding one connection and asking for a
+    second would exhaust it and wait on each other). Disposed with ``engine``.
+    """
+    key = id(engine.sync_engine)
+    side = _side_engines.get(key)
+    if side is None:
+        side = create_async_engine(engine.url, pool_size=4, max_overflow=4,
+                                   pool_pre_ping=True)
+        _side_engines[key] = side
+
+        @event.listens_for(engine.sync_engine, "engine_disposed")
+        def _dispose_side(_engine: Any) -> None:
+            dropped = _side_engines.pop(key, None)
+            if dropped is not None:
+                dropped.sync_engine.dispose()
+
+    return side
+
+
 def session_factory(engine: AsyncEngine, **info: Any) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit; ``info`` is copied to each."""
     return async_sessionmaker(engine, expire_on_commit=False, info=info)

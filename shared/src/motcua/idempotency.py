@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.auth import OptionalPrincipal, Principal
 from motcua.db import idempotency_table, utcnow
 from motcua.errors import Conflict, FieldError, ValidationFailed
 
@@ -77,6 +78,7 @@ _registry().map_imperatively(_IdempotencyRow, idempotency_table)
 
 async def _idempotency(
     request: Request,
+    principal: OptionalPrincipal,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key",
                                                   description="Replay-safe retry key")] = None,
 ) -> Idempotency:
@@ -86,11 +88,15 @@ async def _idempotency(
     body = await request.body()
     digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode()
                             + b"\n" + body).hexdigest()
-    # Keys are scoped per route and caller, so two clients cannot collide.
-    caller = request.headers.get("authorization", "")
+    return Idempotency(idempotency_key, idempotency_scope(request, principal), digest)
+
+
+def idempotency_scope(request: Request, principal: Principal | None) -> str:
+    """Keys are scoped per route and caller (the verified principal, not the token, so a
+    retry with a refreshed token still replays), and two callers never collide."""
+    caller = f"{principal.kind}:{principal.subject}" if principal is not None else "anonymous"
     caller_hash = hashlib.sha256(caller.encode()).hexdigest()[:16]
-    scope = f"{request.method} {request.url.path} {caller_hash}"
-    return Idempotency(idempotency_key, scope, digest)
+    return f"{request.method} {request.url.path} {caller_hash}"
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]

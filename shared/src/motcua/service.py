@@ -140,7 +140,8 @@ def create_service_app(
                 rt.consumers.append(ConsumerRunner(
                     spec, province=settings.province, bus=bus, sessions=sessions,
                     handlers=handlers[spec.durable], max_deliver=settings.consumer_max_deliver,
-                    backoff_s=settings.consumer_backoff_s, batch=settings.consumer_batch))
+                    backoff_s=settings.consumer_backoff_s, batch=settings.consumer_batch,
+                    txn_batch=settings.consumer_txn_batch))
         rt.registry.register(_PipelineCollector(rt))
         app.state.runtime = rt
         app.state.metrics_registry = rt.registry

@@ -132,7 +132,8 @@ class TokenMint:
     def citizen(self, personal_id: str, *, loa: int = 2, name: str = "Công dân thử",
                 subject: str | None = None) -> dict[str, str]:
         """Headers of a citizen signed in with ``personal_id`` at assurance ``loa``."""
-        return self.bearer(self.token("citizen", subject=subject or f"citizen-{personal_id}",
+        # The subject is an account id, as identity-bridge issues it: never the number.
+        return self.bearer(self.token("citizen", subject=subject or "citizen-" + new_id(),
                                       pid=personal_id, loa=loa, name=name))
 
     def officer(self, agencies: str | Mapping[str, Iterable[str]], *roles: str,
