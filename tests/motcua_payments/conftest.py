@@ -18,8 +18,10 @@ import nats
 import pytest
 import uvicorn
 
+from motcua.auth import owner_ref
 from motcua.contracts.intake import DossierReceivedV1, FeeLine
 from motcua.events import Envelope, EventData
+from motcua.ids import new_id
 from motcua.testing import Mesh, RunningService, wait_for
 from motcua_payments.simulator.app import create_app as create_simulator
 from motcua_payments.simulator.config import SimulatorSettings
@@ -94,8 +96,19 @@ async def simulator() -> AsyncIterator[LoopbackServer]:
     await server.stop()
 
 
+#: The applicant of the dossiers these tests receive (a made-up personal ID number).
+OWNER_PID = "038095001234"
+
+
 class Payments:
-    """Payments running on the mesh, its HTTP face, and the simulator."""
+    """Payments running on the mesh, its HTTP face, and the simulator.
+
+    The callers are realistic mesh tokens (``mesh.mint``), minted once per test so that an
+    ``Idempotency-Key`` retry carries the same token: ``owner`` (the applicant citizen),
+    ``desk`` (receptionist of the agency), ``approver``, ``auditor`` (officers of the
+    agency), ``reader`` (a service with ``payments.read``) and ``reconciler`` (a service
+    with ``payments.reconcile``). ``subjects`` maps each officer to its token subject.
+    """
 
     def __init__(self, mesh: Mesh, simulator: LoopbackServer) -> None:
         self.mesh = mesh
@@ -105,6 +118,20 @@ class Payments:
         self.service: RunningService | None = None
         self._nc: Any = None
         self._seq = 0
+        self.agency = f"000.01.17.{mesh.province}"
+        mint = mesh.mint
+        self.subjects = {name: new_id() for name in ("owner", "desk", "approver", "auditor")}
+        self.owner = mint.citizen(OWNER_PID, subject=self.subjects["owner"])
+        self.desk = mint.officer(self.agency, "receptionist", subject=self.subjects["desk"])
+        self.approver = mint.officer(self.agency, "approver", subject=self.subjects["approver"])
+        self.auditor = mint.officer(self.agency, "auditor", subject=self.subjects["auditor"])
+        self.reader = mint.service("workflow", "payments.read")
+        self.reconciler = mint.service("payments-ops", "payments.reconcile")
+
+    def owner_ref(self, personal_id: str = OWNER_PID) -> str:
+        """The owner reference intake's events carry for ``personal_id``."""
+        assert self.service is not None
+        return owner_ref(personal_id, self.service.settings.resolved_owner_ref_key())
 
     @property
     def client(self) -> Any:
@@ -116,7 +143,8 @@ class Payments:
         """Start (or restart) payments wired to the simulator."""
         self.mesh.overrides.update(
             gateway_url=self.simulator.url, public_base_url=self.front.url,
-            gateway_partner_code=f"MC{self.mesh.province}")
+            gateway_partner_code=f"MC{self.mesh.province}",
+            owner_ref_key=f"payments-test-owner-ref-key-{self.mesh.province}")
         create_kwargs.setdefault("reconcile", False)
         self.service = await self.mesh.start("payments", **create_kwargs)
         self.switch.target = self.service.manager.app
@@ -141,26 +169,31 @@ class Payments:
         return envelope
 
     async def receive(self, dossier_code: str, *, fees: list[FeeLine] | None = None,
-                      exemptions: list[str] | None = None) -> dict[str, Any]:
-        """Publish DossierReceivedV1 and wait for the assessment."""
+                      exemptions: list[str] | None = None, agency: str | None = None,
+                      owner_pid: str | None = OWNER_PID) -> dict[str, Any]:
+        """Publish DossierReceivedV1 (applicant ``owner_pid``, None for an organisation)
+        and wait for the assessment."""
         from motcua.db import utcnow
 
+        agency = agency or self.agency
         now = utcnow()
         fee_lines = fees if fees is not None else [
             FeeLine(code="LP01", kind="fee", label_vi="Lệ phí đăng ký khai sinh",
                     amount_vnd=50_000, collect="before")]
         await self.publish(DossierReceivedV1(
-            dossier_code=dossier_code, agency_code=f"000.01.17.{self.mesh.province}",
+            dossier_code=dossier_code, agency_code=agency,
             procedure_code="1.001193", status=2, occurred_at=now, channel="online",
             received_at=now, due_at=now, statutory_time={"amount": 3, "unit": "working_days"},
+            applicant_kind="individual" if owner_pid else "organisation",
+            owner_ref=self.owner_ref(owner_pid) if owner_pid else None,
             exemptions_claimed=exemptions or [], fee_lines=fee_lines), key=dossier_code)
         return await self.assessment(dossier_code)
 
     async def assessment(self, dossier_code: str) -> dict[str, Any]:
-        """The assessment, once it exists."""
+        """The assessment, once it exists (read as a reader service)."""
 
         async def found() -> Any:
-            r = await self.client.get(f"/v1/assessments/{dossier_code}")
+            r = await self.client.get(f"/v1/assessments/{dossier_code}", headers=self.reader)
             return r.json() if r.status_code == 200 else None
 
         return await wait_for(found, what=f"assessment of {dossier_code}")

@@ -9,10 +9,12 @@ from tests.e2e.helpers import stream_messages
 from tests.motcua_payments.conftest import Payments
 
 
-async def request_payment(payments: Payments, dossier: str, **body: Any) -> dict[str, Any]:
-    """POST /v1/payments for a dossier; assert 201."""
+async def request_payment(payments: Payments, dossier: str, *,
+                          caller: dict[str, str] | None = None, **body: Any) -> dict[str, Any]:
+    """POST /v1/payments for a dossier as its owner (or ``caller``); assert 201."""
     r = await payments.client.post("/v1/payments", json={"dossier_code": dossier, **body},
-                                   headers={"Idempotency-Key": f"pay-{dossier}"})
+                                   headers={**(caller or payments.owner),
+                                            "Idempotency-Key": f"pay-{dossier}"})
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -63,25 +65,29 @@ class TestCallbackScenario:
 
         async def late_arrived() -> bool:
             r = await payments.client.get("/v1/gateway/callbacks",
-                                          params={"reference": reference})
+                                          params={"reference": reference},
+                                          headers=payments.auditor)
             return len(r.json()) == len(plan) + 1
 
         await wait_for(late_arrived, what="late callback")
 
-        receipts = (await payments.client.get("/v1/receipts",
-                                              params={"dossier_code": dossier})).json()
+        receipts = (await payments.client.get("/v1/receipts", params={"dossier_code": dossier},
+                                              headers=payments.owner)).json()
         assert len(receipts) == 1 and receipts[0]["status"] == "issued"
-        paid = (await payments.client.get(f"/v1/payments/{reference}")).json()
+        paid = (await payments.client.get(f"/v1/payments/{reference}",
+                                          headers=payments.owner)).json()
         assert paid["status"] == "settled" and paid["online"] is True
         assert paid["gateway_transaction_id"]
         after = await payments.assessment(dossier)
         assert after["status"] == "settled" and after["paid_online"] is True
         assert after["outstanding_vnd"] == 0
         outcomes = sorted(c["outcome"] for c in (await payments.client.get(
-            "/v1/gateway/callbacks", params={"reference": reference})).json())
+            "/v1/gateway/callbacks", params={"reference": reference},
+            headers=payments.reconciler)).json())
         assert outcomes == sorted(["forged", "amount_mismatch", "settled", "duplicate",
                                    "duplicate", "duplicate", "stale", "duplicate", "duplicate"])
-        ledger = (await payments.client.get("/v1/ledger/check")).json()
+        ledger = (await payments.client.get("/v1/ledger/check",
+                                            headers=payments.reconciler)).json()
         assert ledger["ok"], ledger
         await wait_for(lambda: _count(payments, 1), what="one payment.settled event")
 
@@ -95,8 +101,12 @@ class TestCallbackScenario:
             "MaThamChieu": "MCNOPE", "MaGiaoDich": "X", "SoTien": 1, "MaLoi": "00",
             "ThoiGianGD": "20261122101010", "MaXacThuc": "0" * 64})
         assert r.status_code == 403 and r.json()["code"] == "callback.checksum_invalid"
-        recorded = (await payments.client.get("/v1/gateway/callbacks")).json()
+        recorded = (await payments.client.get("/v1/gateway/callbacks",
+                                              headers=payments.reconciler)).json()
         assert {c["outcome"] for c in recorded} == {"malformed", "forged"}
+        # Neither names a payment of any agency: an agency's auditor does not see them.
+        assert (await payments.client.get("/v1/gateway/callbacks",
+                                          headers=payments.auditor)).json() == []
 
 
 async def _count(payments: Payments, n: int) -> bool:

@@ -22,7 +22,8 @@ async def _events(payments: Payments, suffix: str) -> list:
 
 
 async def _receipts(payments: Payments, dossier: str) -> list[dict]:
-    return (await payments.client.get("/v1/receipts", params={"dossier_code": dossier})).json()
+    return (await payments.client.get("/v1/receipts", params={"dossier_code": dossier},
+                                      headers=payments.owner)).json()
 
 
 class TestCrash:
@@ -56,11 +57,14 @@ class TestCrash:
         # More callbacks and an early pass change nothing.
         await payments.sim("POST", f"/sim/transactions/{reference}/callbacks",
                            json={"callbacks": [{}, {}]})
-        await payments.client.post("/v1/reconciliations/early", json={"older_than_s": 0})
+        await payments.client.post("/v1/reconciliations/early", json={"older_than_s": 0},
+                                   headers=payments.reconciler)
         assert len(await _receipts(payments, dossier)) == 1
-        payment = (await payments.client.get(f"/v1/payments/{reference}")).json()
+        payment = (await payments.client.get(f"/v1/payments/{reference}",
+                                             headers=payments.owner)).json()
         assert payment["status"] == "settled"
-        assert (await payments.client.get("/v1/ledger/check")).json()["ok"]
+        assert (await payments.client.get("/v1/ledger/check",
+                                          headers=payments.reconciler)).json()["ok"]
         await wait_for(lambda: _exactly(payments, "payment.settled", 1), what="one event")
         await wait_for(lambda: _exactly(payments, "receipt.issued", 1), what="one receipt event")
 

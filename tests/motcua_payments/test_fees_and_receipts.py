@@ -47,40 +47,52 @@ class TestAssessment:
         assert by_dossier["D-EXEMPT-1"]["collect"] == "none"
 
     async def test_payment_request_problems(self, payments: Payments) -> None:
-        r = await payments.client.post("/v1/payments", json={"dossier_code": "NOPE"})
+        owner = payments.owner
+        r = await payments.client.post("/v1/payments", json={"dossier_code": "NOPE"},
+                                       headers=owner)
         assert r.status_code == 404 and r.json()["code"] == "assessment.not_found"
         assert r.headers["content-type"].startswith("application/problem+json")
         await payments.receive("D-PROB-1")
         r = await payments.client.post("/v1/payments", json={"dossier_code": "D-PROB-1",
-                                                             "amount_vnd": 49_999})
+                                                             "amount_vnd": 49_999},
+                                       headers=owner)
         assert r.status_code == 422 and r.json()["code"] == "payment.amount_mismatch"
         assert r.json()["errors"][0]["field"] == "amount_vnd"
         r = await payments.client.post("/v1/payments", json={"dossier_code": "D-PROB-1",
-                                                             "amount_vnd": 500.5})
+                                                             "amount_vnd": 500.5},
+                                       headers=owner)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "amount_vnd"
         r = await payments.client.post("/v1/payments", json={"dossier_code": "D-PROB-1",
-                                                             "surprise": 1})
+                                                             "surprise": 1}, headers=owner)
         assert r.status_code == 422 and r.json()["errors"][0]["code"] == "field.unknown"
         first = await request_payment(payments, "D-PROB-1")
         again = await payments.client.post("/v1/payments", json={"dossier_code": "D-PROB-1"},
-                                           headers={"Idempotency-Key": "pay-D-PROB-1"})
+                                           headers={**owner, "Idempotency-Key": "pay-D-PROB-1"})
         assert again.status_code == 201 and again.json()["reference"] == first["reference"]
         assert again.headers["Idempotent-Replayed"] == "true"
-        other = await payments.client.post("/v1/payments", json={"dossier_code": "D-PROB-1"})
+        other = await payments.client.post("/v1/payments", json={"dossier_code": "D-PROB-1"},
+                                           headers=owner)
         assert other.status_code == 409 and other.json()["code"] == "payment.already_pending"
         assert other.json()["reference"] == first["reference"]
+        # The acting person comes from the token: a body "actor" is refused.
         r = await payments.client.post(f"/v1/payments/{first['reference']}/cancellation",
-                                       json={"reason": "đổi phương thức", "actor": "officer-1"})
+                                       json={"reason": "x", "actor": "officer-1"},
+                                       headers=owner)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "actor"
+        r = await payments.client.post(f"/v1/payments/{first['reference']}/cancellation",
+                                       json={"reason": "đổi phương thức"}, headers=owner)
         assert r.status_code == 200 and r.json()["status"] == "cancelled"
         r = await payments.client.post(f"/v1/payments/{first['reference']}/cancellation",
-                                       json={"reason": "lần nữa", "actor": "officer-1"})
+                                       json={"reason": "lần nữa"}, headers=payments.desk)
         assert r.status_code == 409 and r.json()["code"] == "payment.not_cancellable"
         r = await payments.client.post("/v1/counter-payments", json={
-            "dossier_code": "D-PROB-1", "method": "cheque", "amount_vnd": 50_000, "actor": "x"})
+            "dossier_code": "D-PROB-1", "method": "cheque", "amount_vnd": 50_000},
+            headers=payments.desk)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "method"
         # Nothing was half-written by the refused requests.
         payments_of = (await payments.client.get("/v1/payments",
-                                                 params={"dossier_code": "D-PROB-1"})).json()
+                                                 params={"dossier_code": "D-PROB-1"},
+                                                 headers=owner)).json()
         assert [p["status"] for p in payments_of] == ["cancelled"]
 
     async def test_gateway_down_writes_nothing(self, payments: Payments) -> None:
@@ -89,13 +101,14 @@ class TestAssessment:
         real = ctx.gateway._http
         ctx.gateway._http = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=1)
         try:
-            r = await payments.client.post("/v1/payments", json={"dossier_code": "D-DOWN-1"})
+            r = await payments.client.post("/v1/payments", json={"dossier_code": "D-DOWN-1"},
+                                           headers=payments.owner)
         finally:
             await ctx.gateway._http.aclose()
             ctx.gateway._http = real
         assert r.status_code == 502 and r.json()["code"] == "gateway.unavailable"
-        assert (await payments.client.get("/v1/payments",
-                                          params={"dossier_code": "D-DOWN-1"})).json() == []
+        assert (await payments.client.get("/v1/payments", params={"dossier_code": "D-DOWN-1"},
+                                          headers=payments.owner)).json() == []
         assert (await request_payment(payments, "D-DOWN-1"))["status"] == "pending"
 
 
@@ -113,32 +126,42 @@ class TestReceipts:
             returned = await browser.get(back.headers["location"])  # the browser return
         assert returned.status_code == 200, returned.text
         assert returned.json()["outcome"] in {"settled", "duplicate"}
-        [receipt] = (await payments.client.get("/v1/receipts",
-                                               params={"dossier_code": dossier})).json()
+        [receipt] = (await payments.client.get("/v1/receipts", params={"dossier_code": dossier},
+                                               headers=payments.owner)).json()
         assert receipt["symbol"] == f"BL{datetime.now(UTC).year % 100:02d}E"
-        r = await payments.client.get(f"/v1/receipts/{receipt['id']}/pdf")
+        r = await payments.client.get(f"/v1/receipts/{receipt['id']}/pdf",
+                                      headers=payments.owner)
         assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
         text = PdfReader(io.BytesIO(r.content)).pages[0].extract_text()
         for words in ("BIÊN LAI THU PHÍ, LỆ PHÍ", "Trần Thị Bích Ngọc", "Lệ phí đăng ký khai sinh",
                       "50.000 đồng", receipt["number_text"]):
             assert words in text, words
-        verified = await payments.client.get(
+        verified = await payments.client.get(  # public: the QR code, no token
             f"/v1/receipts/verification/{receipt['verification_code']}")
-        assert verified.json()["id"] == receipt["id"]
-        bill = await payments.client.get(f"/v1/payments/{payment['reference']}/gateway-bill")
+        assert verified.status_code == 200
+        printed = {k: receipt[k] for k in ("symbol", "number_text", "amount_vnd", "status",
+                                           "agency_code", "template")}
+        assert {k: verified.json()[k] for k in printed} == printed
+        bill = await payments.client.get(f"/v1/payments/{payment['reference']}/gateway-bill",
+                                         headers=payments.owner)
         assert bill.status_code == 200 and bill.content.startswith(b"%PDF")
 
         r = await payments.client.post(f"/v1/receipts/{receipt['id']}/cancellation", json={
-            "reason": "sai tên người nộp", "actor": "officer-2", "replace": True})
+            "reason": "sai tên người nộp", "replace": True}, headers=payments.approver)
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["cancelled"]["status"] == "cancelled"
+        assert body["cancelled"]["cancelled_by"] == payments.subjects["approver"]
         assert body["replacement"]["number_text"] == "0000002"
         assert body["replacement"]["replaces_id"] == receipt["id"]
         r = await payments.client.post(f"/v1/receipts/{receipt['id']}/cancellation", json={
-            "reason": "again", "actor": "officer-2"})
+            "reason": "again"}, headers=payments.approver)
         assert r.status_code == 409 and r.json()["code"] == "receipt.already_cancelled"
-        assert (await payments.client.get("/v1/ledger/check")).json()["ok"]
+        verified = await payments.client.get(
+            f"/v1/receipts/verification/{receipt['verification_code']}")
+        assert verified.json()["status"] == "cancelled"
+        assert (await payments.client.get("/v1/ledger/check",
+                                          headers=payments.reconciler)).json()["ok"]
 
     async def test_series_per_agency_resets_each_year(self, payments: Payments) -> None:
         await payments.receive("D-SERIES-1")

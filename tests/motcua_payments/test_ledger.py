@@ -17,9 +17,10 @@ class TestLedger:
             await payments.receive(dossier)
             r = await payments.client.post("/v1/counter-payments", json={
                 "dossier_code": dossier, "method": "transfer", "amount_vnd": 50_000,
-                "actor": "officer-9", "transfer_reference": "FT123"})
+                "transfer_reference": "FT123"}, headers=payments.desk)
             assert r.status_code == 201, r.text
-        assert (await payments.client.get("/v1/ledger/check")).json()["ok"]
+        assert (await payments.client.get("/v1/ledger/check",
+                                          headers=payments.reconciler)).json()["ok"]
         async with payments.service.runtime.sessions() as session, session.begin():
             # 1: its receipt vanished; 2: totals drifted; 3: paid twice, nothing owed back.
             await session.execute(update(Receipt).where(Receipt.dossier_code == "D-LEDGER-1")
@@ -32,7 +33,8 @@ class TestLedger:
                 id="dup-payment", reference="MCDUP", assessment_id=original.assessment_id,
                 dossier_code="D-LEDGER-3", agency_code=original.agency_code, method="cash",
                 amount_vnd=50_000, status="settled", requested_at=utcnow(), version=1))
-        report = (await payments.client.get("/v1/ledger/check")).json()
+        report = (await payments.client.get("/v1/ledger/check",
+                                            headers=payments.reconciler)).json()
         assert report["ok"] is False and report["checked"] == 3
         found = {v["dossier_code"]: set(v["violations"]) for v in report["violations"]}
         assert found == {
@@ -41,6 +43,6 @@ class TestLedger:
             "D-LEDGER-3": {"ledger.overcollected", "ledger.payment_receipt_count",
                            "ledger.totals_drift"},
         }
-        one = (await payments.client.get("/v1/ledger/check",
-                                         params={"dossier_code": "D-LEDGER-2"})).json()
+        one = (await payments.client.get("/v1/ledger/check", params={"dossier_code": "D-LEDGER-2"},
+                                         headers=payments.auditor)).json()
         assert one["checked"] == 1 and not one["ok"]

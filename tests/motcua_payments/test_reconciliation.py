@@ -26,12 +26,14 @@ class TestReconciliation:
                                      "paid_at": f"{DAY}10000{i}"})
         # No callback came: the early job QUERYs. Two replicas at once settle each once.
         results = await asyncio.gather(*[
-            payments.client.post("/v1/reconciliations/early", json={"older_than_s": 0})
+            payments.client.post("/v1/reconciliations/early", json={"older_than_s": 0},
+                                 headers=payments.reconciler)
             for _ in range(2)])
         assert all(r.status_code == 200 for r in results), [r.text for r in results]
         assert sum(r.json()["settled"] for r in results) == 4
         for name in "ABCD":
-            p = (await payments.client.get(f"/v1/payments/{refs[name]}")).json()
+            p = (await payments.client.get(f"/v1/payments/{refs[name]}",
+                                           headers=payments.owner)).json()
             assert p["status"] == "settled" and p["settled_via"] == "reconciliation"
         # E is paid at the gateway after our last look: it is missing on our side.
         await payments.sim("POST", f"/sim/transactions/{refs['E']}/completion",
@@ -42,7 +44,8 @@ class TestReconciliation:
             "add": [{"MaThamChieu": "MCPHANTOM", "MaGiaoDich": "GD-PHANTOM", "SoTien": 70_000,
                      "ThoiGianGD": f"{DAY}120000"}]})
 
-        r = await payments.client.post("/v1/reconciliations/statements", json={"date": DAY_ISO})
+        r = await payments.client.post("/v1/reconciliations/statements", json={"date": DAY_ISO},
+                                       headers=payments.reconciler)
         assert r.status_code == 200, r.text
         report = r.json()
         found = {(i["category"], i["reference"]) for i in report["items"]}
@@ -58,14 +61,16 @@ class TestReconciliation:
 
         # Asking again answers the same run; concurrent reruns never both run it.
         again = (await payments.client.post("/v1/reconciliations/statements",
-                                             json={"date": DAY_ISO})).json()
+                                             json={"date": DAY_ISO},
+                                             headers=payments.reconciler)).json()
         assert again["id"] == report["id"] and again["attempts"] == 1
         reruns = await asyncio.gather(*[payments.client.post(
-            "/v1/reconciliations/statements", json={"date": DAY_ISO, "rerun": True})
-            for _ in range(2)])
+            "/v1/reconciliations/statements", json={"date": DAY_ISO, "rerun": True},
+            headers=payments.reconciler) for _ in range(2)])
         assert {r.status_code for r in reruns} <= {200, 409}
         assert 200 in {r.status_code for r in reruns}
-        final = (await payments.client.get(f"/v1/reconciliations/statements/{DAY_ISO}")).json()
+        final = (await payments.client.get(f"/v1/reconciliations/statements/{DAY_ISO}",
+                                           headers=payments.reconciler)).json()
         assert final["status"] == "completed" and len(final["items"]) == 6
 
         async def completed_events() -> bool:
@@ -76,7 +81,8 @@ class TestReconciliation:
         await wait_for(completed_events, what="reconciliation.completed events")
 
     async def test_unreconciled_day_is_a_problem(self, payments: Payments) -> None:
-        r = await payments.client.get("/v1/reconciliations/statements/2026-01-01")
+        r = await payments.client.get("/v1/reconciliations/statements/2026-01-01",
+                                      headers=payments.reconciler)
         assert r.status_code == 404
         assert r.json()["code"] == "reconciliation.not_found"
 
@@ -99,14 +105,15 @@ class TestReconciliationLoop:
                            json={"outcome": "paid", "notify": False})
 
         async def settled() -> bool:
-            r = await payments.client.get(f"/v1/payments/{reference}")
+            r = await payments.client.get(f"/v1/payments/{reference}", headers=payments.owner)
             return r.json()["status"] == "settled"
 
         await wait_for(settled, what="the loop's early QUERY settles it")
         yesterday = (utcnow().astimezone(BUSINESS_TZ) - timedelta(days=1)).date()
 
         async def reconciled() -> bool:
-            r = await payments.client.get(f"/v1/reconciliations/statements/{yesterday}")
+            r = await payments.client.get(f"/v1/reconciliations/statements/{yesterday}",
+                                          headers=payments.reconciler)
             return r.status_code == 200 and r.json()["status"] == "completed"
 
         await wait_for(reconciled, what="yesterday's statement reconciled by the loop")

@@ -13,11 +13,12 @@ from tests.motcua_payments.test_callbacks import request_payment
 
 
 async def refunds_of(payments: Payments, dossier: str) -> list[dict]:
-    return (await payments.client.get("/v1/refunds", params={"dossier_code": dossier})).json()
+    return (await payments.client.get("/v1/refunds", params={"dossier_code": dossier},
+                                      headers=payments.desk)).json()
 
 
 def _agency(payments: Payments) -> str:
-    return f"000.01.17.{payments.mesh.province}"
+    return payments.agency
 
 
 class TestRefunds:
@@ -26,8 +27,7 @@ class TestRefunds:
         await payments.receive(dossier)
         r = await payments.client.post("/v1/counter-payments", json={
             "dossier_code": dossier, "method": "cash", "amount_vnd": 50_000,
-            "actor": "officer-7", "payer_name": "Nguyễn Văn An"},
-            headers={"Idempotency-Key": "cash-1"})
+            "payer_name": "Nguyễn Văn An"}, headers={**payments.desk, "Idempotency-Key": "cash-1"})
         assert r.status_code == 201, r.text
         counter = r.json()
         assert counter["payment"]["status"] == "settled"
@@ -35,8 +35,7 @@ class TestRefunds:
         assert counter["receipt"]["number_text"] == "0000001"
         replay = await payments.client.post("/v1/counter-payments", json={
             "dossier_code": dossier, "method": "cash", "amount_vnd": 50_000,
-            "actor": "officer-7", "payer_name": "Nguyễn Văn An"},
-            headers={"Idempotency-Key": "cash-1"})
+            "payer_name": "Nguyễn Văn An"}, headers={**payments.desk, "Idempotency-Key": "cash-1"})
         assert replay.headers.get("Idempotent-Replayed") == "true"
         assert replay.json() == counter
         assessment = await payments.assessment(dossier)
@@ -52,21 +51,24 @@ class TestRefunds:
         [refund] = await wait_for(owed, what="refund owed")
         assert refund["status"] == "pending" and refund["amount_vnd"] == 50_000
         assert refund["reason"] == "withdrawn"
-        ledger = (await payments.client.get("/v1/ledger/check")).json()
+        ledger = (await payments.client.get("/v1/ledger/check",
+                                            headers=payments.reconciler)).json()
         assert ledger["ok"], ledger  # a pending refund is not a violation
 
         r = await payments.client.post(f"/v1/refunds/{refund['id']}/completion", json={
-            "method": "cash", "actor": "officer-7"}, headers={"Idempotency-Key": "refund-1"})
+            "method": "cash"}, headers={**payments.approver, "Idempotency-Key": "refund-1"})
         assert r.status_code == 200, r.text
         done = r.json()
         assert done["refund"]["status"] == "completed"
+        assert done["refund"]["completed_by"] == payments.subjects["approver"]
         assert done["receipt"]["kind"] == "refund" and done["receipt"]["symbol"].startswith("HT")
         again = await payments.client.post(f"/v1/refunds/{refund['id']}/completion", json={
-            "method": "transfer", "actor": "officer-7"})
+            "method": "transfer"}, headers=payments.approver)
         assert again.status_code == 409 and again.json()["code"] == "refund.not_pending"
         after = await payments.assessment(dossier)
         assert after["status"] == "released" and after["refunded_vnd"] == 50_000
-        ledger = (await payments.client.get("/v1/ledger/check")).json()
+        ledger = (await payments.client.get("/v1/ledger/check",
+                                            headers=payments.reconciler)).json()
         assert ledger == {"checked": 1, "ok": True, "violations": []}
 
         async def refunded_event() -> list:
@@ -105,7 +107,8 @@ class TestRefunds:
             status=7, occurred_at=utcnow()), key=pending)
 
         async def cancelled() -> bool:
-            r = await payments.client.get(f"/v1/payments/{late['reference']}")
+            r = await payments.client.get(f"/v1/payments/{late['reference']}",
+                                          headers=payments.owner)
             return r.json()["status"] == "cancelled"
 
         await wait_for(cancelled, what="pending request cancelled")
@@ -118,5 +121,6 @@ class TestRefunds:
         assert sent["sent"][0]["body"]["outcome"] == "settled"
         [owed] = await refunds_of(payments, pending)
         assert owed["reason"] == "withdrawn" and owed["amount_vnd"] == 50_000
-        ledger = (await payments.client.get("/v1/ledger/check")).json()
+        ledger = (await payments.client.get("/v1/ledger/check",
+                                            headers=payments.reconciler)).json()
         assert ledger["ok"], ledger

@@ -46,3 +46,8 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
     refund_receipt_symbol: str = "HT{yy}E"
     exemption_rules: dict[str, list[str]] = Field(default_factory=lambda: dict(
         DEFAULT_EXEMPTIONS))
+    #: Agencies whose auditors and agency admins oversee payments province-wide
+    #: (statement reconciliation, the whole ledger, every gateway callback), e.g. the
+    #: provincial Department of Finance. JSON list; empty: only services with the scope
+    #: ``payments.reconcile`` see payments province-wide.
+    oversight_agencies: list[str] = Field(default_factory=list)

@@ -8,9 +8,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Vnd = Annotated[int, Field(strict=True, gt=0, le=10**13, description="Whole VND")]
-Actor = Annotated[str, Field(min_length=1, max_length=100,
-                             description="Officer id; taken from the mesh token once "
-                                         "authentication lands (issue 5)")]
 
 
 class _Body(BaseModel):
@@ -28,21 +25,19 @@ class PaymentRequest(_Body):
 
 
 class CounterPayment(_Body):
-    """An officer took the fees at the desk."""
+    """An officer took the fees at the desk (the officer is the token's subject)."""
 
     dossier_code: str = Field(min_length=1, max_length=60)
     method: Literal["cash", "transfer"]
     amount_vnd: Vnd
-    actor: Actor
     payer_name: str | None = Field(None, max_length=255)
     transfer_reference: str | None = Field(None, max_length=100)
 
 
 class Cancellation(_Body):
-    """Cancel, with the reason."""
+    """Cancel, with the reason (who cancels is the token's subject)."""
 
     reason: str = Field(min_length=1, max_length=500)
-    actor: Actor
 
 
 class ReceiptCancellation(Cancellation):
@@ -52,10 +47,9 @@ class ReceiptCancellation(Cancellation):
 
 
 class RefundCompletion(_Body):
-    """An officer paid a refund back."""
+    """An officer paid a refund back (the officer is the token's subject)."""
 
     method: Literal["cash", "transfer"]
-    actor: Actor
     transfer_reference: str | None = Field(None, max_length=100)
     payee_name: str | None = Field(None, max_length=255)
 
@@ -174,6 +168,22 @@ class ReceiptRead(BaseModel):
     replaces_id: str | None
     replaced_by_id: str | None
     verification_code: str
+
+
+class ReceiptVerification(BaseModel):
+    """What anyone holding a printed receipt may check (the QR code): no dossier, payer,
+    payment or person, only what is printed and whether it still stands."""
+
+    model_config = ConfigDict(from_attributes=True)
+    kind: str
+    agency_code: str
+    template: str
+    symbol: str
+    number_text: str
+    amount_vnd: int
+    issued_at: datetime
+    status: str
+    cancelled_at: datetime | None
 
 
 class CounterPaymentRead(BaseModel):

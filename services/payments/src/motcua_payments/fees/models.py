@@ -28,6 +28,10 @@ class Assessment(Base):
     procedure_code: Mapped[str] = mapped_column(String(40))
     applicant_kind: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(10))
+    #: The applicant's owner reference from intake's events (``motcua.auth.owner_ref``, a
+    #: keyed hash of the personal ID, never the number): lets the citizen see their own
+    #: assessment, payments and receipts. None for an organisation or a legacy number.
+    owner_ref: Mapped[str | None] = mapped_column(String(64))
     exemptions_claimed: Mapped[list[str]] = mapped_column(JSON)
     exemptions_applied: Mapped[list[str]] = mapped_column(JSON)
     total_vnd: Mapped[int] = mapped_column(BigInteger)

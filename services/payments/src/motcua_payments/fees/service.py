@@ -33,13 +33,19 @@ async def assess_received(session: AsyncSession, ctx: PaymentsContext,
     """
     existing = await get_by_dossier(session, data.dossier_code, missing_ok=True)
     if existing is not None:
-        return existing  # a replay or a second reception event assesses nothing new
+        # A replay or a second reception event assesses nothing new; it may only supply
+        # the owner reference an earlier event lacked (the owner of a dossier never changes).
+        if existing.owner_ref is None and data.owner_ref is not None:
+            existing.owner_ref = data.owner_ref
+            await session.flush()
+        return existing
     rules = ctx.settings.exemption_rules
     now = utcnow()
     assessment = Assessment(
         id=new_id(), dossier_code=data.dossier_code, agency_code=data.agency_code,
         procedure_code=data.procedure_code, applicant_kind=data.applicant_kind,
-        channel=data.channel, exemptions_claimed=list(data.exemptions_claimed),
+        channel=data.channel, owner_ref=data.owner_ref,
+        exemptions_claimed=list(data.exemptions_claimed),
         exemptions_applied=[], total_vnd=0, exempted_vnd=0, payable_vnd=0, unpriced_lines=0,
         collect="none", status=DUE, settled_vnd=0, refunded_vnd=0, released_vnd=0,
         released_reason=None, paid_online=False, assessed_at=now, version=1)
@@ -91,7 +97,8 @@ async def get_by_dossier(session: AsyncSession, dossier_code: str, *, for_update
     """The assessment of a dossier, or AssessmentNotFound."""
     stmt = select(Assessment).where(Assessment.dossier_code == dossier_code)
     if for_update:
-        stmt = stmt.with_for_update()
+        # populate_existing: a row read earlier in this session is refreshed once locked.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     assessment = await session.scalar(stmt)
     if assessment is None and not missing_ok:
         raise AssessmentNotFound(f"no fee assessment for dossier {dossier_code}")

@@ -14,6 +14,7 @@ Put the brief's way: settled = assessed − refunds, per dossier.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -60,11 +61,14 @@ async def _sums(session: AsyncSession, column: Any, key: Any, *where: Any) -> di
     return {k: int(v or 0) for k, v in rows.all()}
 
 
-async def check(session: AsyncSession, dossier_code: str | None = None) -> LedgerReport:
-    """Check every dossier (or one)."""
+async def check(session: AsyncSession, dossier_code: str | None = None, *,
+                agencies: Collection[str] | None = None) -> LedgerReport:
+    """Check every dossier (or one; or those of ``agencies``)."""
     stmt = select(Assessment).order_by(Assessment.dossier_code)
     if dossier_code:
         stmt = stmt.where(Assessment.dossier_code == dossier_code)
+    if agencies is not None:
+        stmt = stmt.where(Assessment.agency_code.in_(sorted(agencies)))
     assessments = (await session.scalars(stmt)).all()
     settled = await _sums(session, Payment.amount_vnd, Payment.assessment_id,
                           Payment.status == SETTLED)

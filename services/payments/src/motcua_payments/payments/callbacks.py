@@ -12,7 +12,7 @@ after reconciliation settled it): QUERY is the truth, and a settled payment stay
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 from sqlalchemy import select, update
@@ -146,9 +146,14 @@ async def process(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsConte
 
 
 async def list_callbacks(session: AsyncSession, *, reference: str | None, outcome: str | None,
-                         limit: int, offset: int) -> list[GatewayCallback]:
-    """Recorded notifications, newest first."""
+                         agencies: Collection[str] | None = None, limit: int,
+                         offset: int) -> list[GatewayCallback]:
+    """Recorded notifications, newest first; with ``agencies``, only those naming a
+    payment of one of them (one naming no known reference belongs to no agency)."""
     stmt = select(GatewayCallback)
+    if agencies is not None:
+        stmt = stmt.join(Payment, Payment.reference == GatewayCallback.reference).where(
+            Payment.agency_code.in_(sorted(agencies)))
     if reference:
         stmt = stmt.where(GatewayCallback.reference == reference)
     if outcome:

@@ -44,6 +44,7 @@ class Payment(Base):
     result_code: Mapped[str | None] = mapped_column(String(10))
     #: Something the gateway said that did not add up (kept for an officer to look at).
     anomaly: Mapped[str | None] = mapped_column(Text)
+    #: Who acted last (the token's subject): asked for it, took it at the desk, cancelled it.
     actor: Mapped[str | None] = mapped_column(String(100))
     transfer_reference: Mapped[str | None] = mapped_column(String(100))
     cancel_reason: Mapped[str | None] = mapped_column(Text)

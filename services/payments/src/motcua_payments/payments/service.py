@@ -66,8 +66,11 @@ def _payable(assessment: Assessment, amount_vnd: int | None) -> int:
 
 async def request_online(session: AsyncSession, ctx: PaymentsContext, *, dossier_code: str,
                          amount_vnd: int | None, payer_name: str | None,
-                         return_url: str | None, client_ip: str) -> Payment:
+                         return_url: str | None, client_ip: str,
+                         actor: str | None = None) -> Payment:
     """Create an online payment and INIT it at the gateway; the answer carries its URL.
+
+    ``actor`` is who asked (the citizen, or an officer on the citizen's behalf).
 
     The row is written (and its one-pending-per-dossier slot taken) before the gateway is
     called; if INIT fails the transaction rolls back and nothing stays half-written.
@@ -85,7 +88,7 @@ async def request_online(session: AsyncSession, ctx: PaymentsContext, *, dossier
         id=new_id(), reference=new_reference(), assessment_id=assessment.id,
         dossier_code=assessment.dossier_code, agency_code=assessment.agency_code,
         method="gateway", amount_vnd=amount, status=PENDING, payer_name=payer_name,
-        requested_at=now, version=1)
+        actor=actor, requested_at=now, version=1)
     session.add(payment)
     try:
         await session.flush()
