@@ -51,13 +51,46 @@ Agency A, March 2026 (config 766-six-groups/2026.1):
 
 Agency B: D11 only → progress 20, sync 6, online 1 × 1 ≥ 0.5 → 4; no result stored → 0
 of 6 electronic result, 0 digitised, reuse 0, store 0, population 0 and 0; reception
-1 − 0 − 0 = 1 → 6; no fees → payment not available. Total 36 of 56 → 64.2857.
+1 − 0 − 0 = 1 → 6; no fees → payment not available. Dossier items: 36 of 56.
+
+Catalog (intake's ``ProcedurePublishedV1``; config 766-six-groups/2026.2: announced on
+time = decision no later than the 5th working day before ``valid_from``; published on
+time = ``published_at`` no later than the 5th working day after the decision):
+
+* P1 v1 — A, B; published 02/2 (decision 20/1, in force 01/2); not online. v2 — A, B;
+  published 02/3; decision Wed 25/2, in force Mon 9/3 → announce deadline Mon 2/3 (6, 5,
+  4, 3, 2) → **on time**; publish deadline Wed 4/3 (26, 27, 2, 3, 4) → **on time**;
+  online, complete.
+* P2 v1 — A; published 03/3; decision Mon 2/3, in force Thu 5/3 → announce deadline Thu
+  26/2 (4, 3, 2, 27, 26) → **late** by 2 working days (27/2, 2/3); publish deadline 9/3 →
+  on time; online, fees, **mandatory content missing** ("mau_to_khai").
+* P3 v1 (``1.004227``) — A; published Tue 10/3; decision Fri 27/2, in force Mon 16/3 →
+  announce deadline 9/3 → on time; publish deadline Fri 6/3 → **late** by 2 (9, 10);
+  online, complete, but **no online dossier** in March.
+* P4 v1 (``2.001234``) — A; published 16/3 with no decision date → **not judged** by
+  either timeliness item; not online; complete.
+* P5 v1 (``1.009999``) — A; published Wed 4/3; decision Tue 24/2, in force 4/3 →
+  announce deadline Wed 25/2 → on time; publish deadline Tue 3/3 → **late** by 1. v2
+  **withdraws** it on 20/3, so it is not in A's catalog on 31/3.
+
+Agency A, March 2026, catalog items:
+
+* Announced on time: P1, P3, P5 of {P1, P2, P3, P5} (P4 not judged) = 3/4 → 6 × 0.75 =
+  **4.5**; published on time: P1, P2 of 4 = 1/2 → 4 × 0.5 = **2.0**.
+* Catalog on 31/3 = {P1, P2, P3, P4}: complete 3/4 → 2 × 0.75 = **1.5**; online
+  {P1, P2, P3} = 3/4 < 0.8 → 4 × 0.75 / 0.8 = **3.75**; online with an online dossier
+  received in March: P1 (D1, D5), P2 (D3), not P3 → 2/3 → 4 × 2/3 = **2.6667**.
+* Publicity = 4.5 + 2 + 1.5 + 6 = **14**; online = 3.75 + 8/3 + 3 = **9.4167**; total =
+  14 + 100/9 + 113/12 + 259/48 + 240/81 + 6.5 = **49.3866** of 86 available → **57.4262**.
+
+Agency B: P1 only (on time, complete, online, D11 online) → 6 + 4 + 2 + 4 + 4 more:
+**56** of 76 → 73.6842.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from motcua.contracts import identity, intake, payments, workflow
@@ -65,6 +98,7 @@ from motcua.events import EventData
 
 TZ = timezone(timedelta(hours=7))
 P1, P2 = "1.001193", "2.000477"
+P3, P4, P5 = "1.004227", "2.001234", "1.009999"
 
 
 def at(day: str, clock: str = "08:00") -> datetime:
@@ -142,6 +176,32 @@ class Builder:
 
     def payment(self, data: EventData, code: str) -> None:
         self._add(data, code, "payments")
+
+    def procedure(self, code: str, version: int, agencies: str, when: datetime, *,
+                  decision: str | None, valid_from: str | None, online: bool,
+                  status: str = "published", published: datetime | None = None,
+                  fees: bool = False, missing: tuple[str, ...] = ()) -> None:
+        """A catalog publication (``sequence`` = the procedure's version)."""
+        self.events.append(Event(procedure_published(
+            self.province, code, version, agencies, when, decision=decision,
+            valid_from=valid_from, online=online, status=status, published=published,
+            fees=fees, missing=missing), code, version))
+
+
+def procedure_published(province: str, code: str, version: int, agencies: str,
+                        when: datetime, *, decision: str | None, valid_from: str | None,
+                        online: bool, status: str = "published",
+                        published: datetime | None = None, fees: bool = False,
+                        missing: tuple[str, ...] = ()) -> intake.ProcedurePublishedV1:
+    """``ProcedurePublishedV1`` for agencies ``"12"`` = A and B (dates ``"03-02"``)."""
+    return intake.ProcedurePublishedV1(
+        procedure_code=code, procedure_version=version, status=status,
+        name_vi=f"Thủ tục {code}", level="commune",
+        agencies=[f"000.0{a}.17.{province}" for a in agencies],
+        decision_date=date.fromisoformat(f"2026-{decision}") if decision else None,
+        valid_from=date.fromisoformat(f"2026-{valid_from}") if valid_from else None,
+        published_at=published or when, online=online, has_fees=fees,
+        missing_content=list(missing), occurred_at=when)
 
 
 def build(province: str) -> list[Event]:
@@ -241,13 +301,33 @@ def build(province: str) -> list[Event]:
 
     d11 = b.dossier(11, "2", P1, "online", at("03-02"), at("03-05"))
     b.status(d11, 9, at("03-03", "10:00"))
+
+    b.procedure(P1, 1, "12", at("02-02", "09:00"), decision="01-20", valid_from="02-01",
+                online=False)
+    b.procedure(P1, 2, "12", at("03-02", "07:30"), decision="02-25", valid_from="03-09",
+                online=True)
+    b.procedure(P2, 1, "1", at("03-03", "07:30"), decision="03-02", valid_from="03-05",
+                online=True, fees=True, missing=("mau_to_khai",))
+    b.procedure(P3, 1, "1", at("03-10", "10:00"), decision="02-27", valid_from="03-16",
+                online=True)
+    b.procedure(P4, 1, "1", at("03-16", "09:00"), decision=None, valid_from="04-01",
+                online=False)
+    b.procedure(P5, 1, "1", at("03-04", "09:00"), decision="02-24", valid_from="03-04",
+                online=True)
+    b.procedure(P5, 2, "1", at("03-20", "09:00"), decision="02-24", valid_from="03-04",
+                online=True, status="withdrawn", published=at("03-04", "09:00"))
     return b.events
 
 
 #: Agency A, March 2026: item → (ratio, points), worked out in the module docstring.
 EXPECTED_A = {
+    "publicity.published_on_time": (0.75, 4.5),
+    "publicity.database_on_time": (0.5, 2.0),
+    "publicity.full_content": (0.75, 1.5),
     "publicity.dossiers_synced": (1.0, 6.0),
     "progress.settlement": (5 / 9, 100 / 9),
+    "online.procedures_online": (0.75, 3.75),
+    "online.procedures_with_online_dossiers": (2 / 3, 8 / 3),
     "online.online_dossiers": (0.375, 3.0),
     "digitisation.electronic_result": (1 / 3, 2.0),
     "digitisation.digitised_dossier_and_result": (1 / 6, 5 / 6),
@@ -261,14 +341,23 @@ EXPECTED_A = {
     "payment.fee_data_synced": (1.0, 2.5),
 }
 NOT_AVAILABLE = {
-    "publicity.published_on_time", "publicity.database_on_time", "publicity.full_content",
-    "online.procedures_online", "online.procedures_with_online_dossiers",
     "digitisation.certified_copies", "satisfaction.feedback_on_time",
     "satisfaction.feedback_satisfaction",
 }
-EXPECTED_A_GROUPS = {"publicity": 6.0, "progress": 100 / 9, "online": 3.0,
+EXPECTED_A_GROUPS = {"publicity": 14.0, "progress": 100 / 9, "online": 113 / 12,
                      "digitisation": 259 / 48, "satisfaction": 240 / 81, "payment": 6.5}
-EXPECTED_A_TOTAL = 6 + 100 / 9 + 3 + 259 / 48 + 240 / 81 + 6.5
-EXPECTED_A_MAX_AVAILABLE = 66.0
-EXPECTED_B_TOTAL = 36.0
-EXPECTED_B_MAX_AVAILABLE = 56.0
+EXPECTED_A_TOTAL = 14 + 100 / 9 + 113 / 12 + 259 / 48 + 240 / 81 + 6.5
+EXPECTED_A_MAX_AVAILABLE = 86.0
+#: Without the catalog (configuration 766-six-groups/2026.1): the dossier items only.
+EXPECTED_A_V1_TOTAL = 6 + 100 / 9 + 3 + 259 / 48 + 240 / 81 + 6.5
+EXPECTED_A_V1_MAX_AVAILABLE = 66.0
+EXPECTED_B_TOTAL = 56.0
+EXPECTED_B_MAX_AVAILABLE = 76.0
+#: Agency A, March 2026: the procedures that cost each catalog item points, and why.
+EXPECTED_A_CATALOG_DRILL = {
+    "publicity.published_on_time": {P2: "announced_late"},
+    "publicity.database_on_time": {P3: "published_late", P5: "published_late"},
+    "publicity.full_content": {P2: "missing_content"},
+    "online.procedures_online": {P4: "not_online"},
+    "online.procedures_with_online_dossiers": {P3: "no_online_dossiers"},
+}

@@ -38,6 +38,11 @@ async def metrics(mesh: Mesh, tmp_path: Path) -> RunningService:
     return service
 
 
+def _reader(mesh: Mesh) -> dict[str, str]:
+    """A mesh service allowed to read dossier-level figures."""
+    return mesh.mint.service("reporting", "metrics.read")
+
+
 def _code(mesh: Mesh, agency: str, n: int) -> str:
     return f"000.0{agency}.17.{mesh.province}-2603{n:02d}-0001"
 
@@ -46,7 +51,8 @@ class TestNationalSync:
     async def test_records_progress_and_emc_with_stable_ids(self, mesh: Mesh,
                                                             metrics: RunningService) -> None:
         d3 = _code(mesh, "1", 3)
-        r = await metrics.client.get(f"/v1/national/records/{d3}")
+        reader = _reader(mesh)
+        r = await metrics.client.get(f"/v1/national/records/{d3}", headers=reader)
         assert r.status_code == 200, r.text
         sent = r.json()
         rec = sent["record"]
@@ -58,10 +64,12 @@ class TestNationalSync:
         assert rec["DanhSachLePhi"] == [{"MaPhiLePhi": "LP01", "TenPhiLePhi": "Lệ phí",
                                          "LoaiPhiLePhi": 1, "SoTien": 50000}]
         assert rec["DanhSachGiayToKetQua"] == [{"MaGiayTo": "kq-d3", "LoaiGiayTo": "GP"}]
-        d4 = (await metrics.client.get(f"/v1/national/records/{_code(mesh, '1', 4)}")).json()
+        d4 = (await metrics.client.get(f"/v1/national/records/{_code(mesh, '1', 4)}",
+                                       headers=reader)).json()
         assert d4["record"]["DanhSachHoSoBoSung"] == [
             {"NgayYeuCauBoSung": "20260310080000", "NgayBoSung": "20260311080000"}]
-        d10 = (await metrics.client.get(f"/v1/national/records/{_code(mesh, '1', 10)}")).json()
+        d10 = (await metrics.client.get(f"/v1/national/records/{_code(mesh, '1', 10)}",
+                                        headers=reader)).json()
         assert d10["record"]["TrangThaiHoSo"] == 3
         assert d10["record"]["NgayTuChoi"] == "20260304082000"
 
@@ -80,8 +88,9 @@ class TestNationalSync:
             dossier_code=d3, component_code="TP02", reused=True, from_national_store=False,
             reused_at=scenario.at("03-03", "08:02")), d3, None)])
         await publish(mesh, late, duplicate_every=1)
-        await wait_for(lambda: _revision(metrics, d3, sent["revision"]), what="correction")
-        again = (await metrics.client.get(f"/v1/national/records/{d3}")).json()
+        await wait_for(lambda: _revision(metrics, d3, sent["revision"], reader),
+                       what="correction")
+        again = (await metrics.client.get(f"/v1/national/records/{d3}", headers=reader)).json()
         assert again["record_id"] == sent["record_id"]
         assert again["record"]["TaiLieuNop"] == [{"MaThanhPhan": "TP02", "TenTepDinhKem": None,
                                                   "DuocSoHoa": 1, "DuocTaiSuDung": 1,
@@ -134,14 +143,23 @@ class TestReadsAndExports:
                                                                        "lang": "en"})
         assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
         text = csv.content.decode("utf-8-sig")
-        assert "progress.settlement" in text and "766-six-groups/2026.1" in text
-        xlsx = await metrics.client.get("/v1/index/export", params=q)
+        assert "progress.settlement" in text and "766-six-groups/2026.2" in text
+        reader = _reader(mesh)
+        xlsx = await metrics.client.get("/v1/index/export", params=q, headers=reader)
         book = load_workbook(io.BytesIO(xlsx.content))
         assert book.sheetnames == ["Chỉ số", "Chi tiết"]
         codes = {row[1] for row in book["Chi tiết"].iter_rows(values_only=True)}
         assert _code(mesh, "1", 6) in codes
+        assert scenario.P3 in codes  # a catalog item's procedure row
+        # Anonymous: the published index only, no dossier rows.
+        public = load_workbook(io.BytesIO(
+            (await metrics.client.get("/v1/index/export", params=q)).content))
+        assert public.sheetnames == ["Chỉ số"]
+        assert _code(mesh, "1", 6) not in {
+            c for row in public["Chỉ số"].iter_rows(values_only=True) for c in row}
         drill_csv = await metrics.client.get(
-            "/v1/index/items/progress.settlement/dossiers", params=q | {"format": "csv"})
+            "/v1/index/items/progress.settlement/dossiers", params=q | {"format": "csv"},
+            headers=reader)
         assert "Quá hạn 3 ngày làm việc" in drill_csv.content.decode("utf-8-sig")
 
         for lang, title in (("vi", "Chỉ số phục vụ"), ("en", "Service index")):
@@ -150,6 +168,13 @@ class TestReadsAndExports:
             assert "<svg" in page.text and "<script" not in page.text
             offline = page.text.replace('xmlns="http://www.w3.org/2000/svg"', "")
             assert "http://" not in offline and "https://" not in offline
+            # Anonymous viewers get the figures, not the dossiers behind them.
+            assert _code(mesh, "1", 6) not in page.text and scenario.P3 not in page.text
+        signed_in = await metrics.client.get("/dashboard", params=q | {"lang": "en"},
+                                             headers=mesh.mint.officer(
+                                                 f"000.01.17.{mesh.province}", "approver"))
+        assert signed_in.status_code == 200
+        assert _code(mesh, "1", 6) in signed_in.text and scenario.P3 in signed_in.text
 
         async def scraped() -> str:
             # The figures are refreshed by a background loop: wait for a refresh that has
@@ -177,6 +202,8 @@ BAD_QUERIES = [
     ("/v1/index/items/nope/dossiers", {}, 404, "index.item_not_found", None),
     ("/v1/index/items/progress.settlement/dossiers", {"limit": 0}, 422,
      "request.validation_failed", "query.limit"),
+    ("/v1/index/items/progress.settlement/dossiers", {"unit": "city:HN"}, 422,
+     "index.query_invalid", "query.unit"),
     ("/v1/index/export", {"format": "pdf"}, 422, "request.validation_failed", "query.format"),
     ("/v1/national/records/NOPE", {}, 404, "national.record_not_found", None),
     ("/dashboard", {"period": "2026-Q5"}, 422, "index.query_invalid", "query.period"),
@@ -186,8 +213,9 @@ BAD_QUERIES = [
 class TestProblems:
     async def test_bad_queries_get_problem_json(self, mesh: Mesh) -> None:
         metrics = await mesh.start("metrics")
+        reader = _reader(mesh)  # the protected routes' problems, past authorisation
         for path, params, status, code, field in BAD_QUERIES:
-            r = await metrics.client.get(path, params=params)
+            r = await metrics.client.get(path, params=params, headers=reader)
             assert r.status_code == status, (path, params, r.text)
             assert r.headers["content-type"] == "application/problem+json"
             body = r.json()
@@ -200,6 +228,7 @@ async def _drained(metrics: RunningService) -> bool:
     return await unpublished(metrics) == 0
 
 
-async def _revision(metrics: RunningService, code: str, previous: int) -> bool:
-    r = await metrics.client.get(f"/v1/national/records/{code}")
+async def _revision(metrics: RunningService, code: str, previous: int,
+                    headers: dict[str, str]) -> bool:
+    r = await metrics.client.get(f"/v1/national/records/{code}", headers=headers)
     return r.json()["revision"] > previous

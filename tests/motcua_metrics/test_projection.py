@@ -11,18 +11,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from motcua.calendar import Calendar
+from motcua.contracts.intake import ProcedurePublishedV1
+from motcua_metrics.catalog.service import CatalogCounts
 from motcua_metrics.facts.projection import EventRow, extend_working_time, fold, pauses
-from motcua_metrics.index.config import Units, load_index_config
+from motcua_metrics.index.config import DEFAULT_INDEX, Units, load_index_config
 from motcua_metrics.index.periods import months_back, parse_period, parse_unit
-from motcua_metrics.index.service import Aggregates, score
+from motcua_metrics.index.service import CATALOG_ITEMS, Aggregates, score
 from tests.motcua_metrics import scenario
 
 CAL = Calendar()
+V1 = DEFAULT_INDEX.with_name("index-v1.toml")
 
 
 def _rows(province: str = "H56") -> dict[str, list[EventRow]]:
     by_dossier: dict[str, list[EventRow]] = defaultdict(list)
     for i, e in enumerate(scenario.build(province)):
+        if isinstance(e.data, ProcedurePublishedV1):
+            continue  # catalog events are not about a dossier
         data = e.data.model_dump(mode="json")
         when = getattr(e.data, "occurred_at", None) or getattr(e.data, "reused_at", None) or \
             getattr(e.data, "stored_at", None) or e.data.looked_up_at
@@ -131,6 +136,31 @@ class TestScoring:
                    for i in g["items"])
 
     def test_configured_weights_sum_to_100(self) -> None:
-        config = load_index_config()
-        assert config.max_total == 100
-        assert Fraction(sum(i.max for i in config.groups[1].items)) == 20
+        for config in (load_index_config(), load_index_config(V1)):
+            assert config.max_total == 100
+            assert Fraction(sum(i.max for i in config.groups[1].items)) == 20
+
+    def test_catalog_items_only_with_catalog_rules(self) -> None:
+        """Version 2026.1 has no catalog rules: its figures stay as they were published."""
+        a = Aggregates(catalog=CatalogCounts(procedures=4, complete=3, online=3,
+                                             online_used=2, announced=4, announced_on_time=3,
+                                             published=4, published_on_time=2))
+        v2 = {i["id"]: i for g in score(load_index_config(), a)["groups"] for i in g["items"]}
+        assert [v2[i]["points"] for i in CATALOG_ITEMS] == [4.5, 2.0, 1.5, 3.75, 2.6667]
+        v1 = {i["id"]: i for g in score(load_index_config(V1), a)["groups"] for i in g["items"]}
+        assert load_index_config(V1).version == "766-six-groups/2026.1"
+        assert all(not v1[i]["available"] for i in CATALOG_ITEMS)
+
+    def test_unjudged_publications_are_left_out_and_said(self) -> None:
+        a = Aggregates(catalog=CatalogCounts(procedures=2, announced_unjudged=2,
+                                             published=1, published_on_time=1,
+                                             published_unjudged=1))
+        found = {i["id"]: i for g in score(load_index_config(), a)["groups"] for i in g["items"]}
+        assert found["publicity.published_on_time"]["available"] is False
+        assert found["publicity.published_on_time"]["reason"]["en"].startswith(
+            "Not available: the procedures published in the period carry no decision date")
+        assert found["publicity.database_on_time"]["points"] == 4.0
+        assert found["publicity.database_on_time"]["note"]["en"] == (
+            "1 procedure(s) published in the period not judged: no decision date.")
+        assert found["online.procedures_with_online_dossiers"]["reason"]["en"] == (
+            "No procedure of this unit offers an online service.")

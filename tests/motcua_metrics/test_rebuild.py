@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from motcua.calendar import Calendar
 from motcua.testing import Mesh, wait_for
+from motcua_metrics.catalog.models import CatalogAgency, CatalogVersion
 from motcua_metrics.db import Base
 from motcua_metrics.facts.models import DossierFact, EmcSent, NationalSync
 from motcua_metrics.index import service
@@ -26,6 +28,7 @@ TODAY = date(2026, 11, 22)
 
 async def _figures(sessions: Any, province: str) -> dict[str, Any]:
     config = load_index_config()
+    calendar = Calendar()
     units = [f"agency:000.01.17.{province}", f"agency:000.02.17.{province}",
              f"province:{province}"]
     out: dict[str, Any] = {}
@@ -33,9 +36,9 @@ async def _figures(sessions: Any, province: str) -> dict[str, Any]:
         for u in units:
             for p in PERIODS:
                 out[f"{u} {p}"] = await service.index_document(
-                    session, config, parse_unit(u), parse_period(p), TODAY)
+                    session, config, calendar, parse_unit(u), parse_period(p), TODAY)
         for p in PERIODS:
-            out[f"ranking {p}"] = await service.ranking(session, config, "agency",
+            out[f"ranking {p}"] = await service.ranking(session, config, calendar, "agency",
                                                         parse_period(p), TODAY)
     return out
 
@@ -45,11 +48,20 @@ async def _rows(sessions: Any) -> dict[str, Any]:
         facts = (await session.scalars(select(DossierFact))).all()
         synced = (await session.scalars(select(NationalSync))).all()
         emc = (await session.scalars(select(EmcSent.tracking_id))).all()
+        versions = (await session.scalars(select(CatalogVersion))).all()
+        agencies = (await session.execute(select(
+            CatalogAgency.procedure_code, CatalogAgency.version, CatalogAgency.agency_code,
+            CatalogAgency.province_code, CatalogAgency.commune_code))).all()
     skip = {"updated_at"}
     columns = [c.name for c in Base.metadata.tables["dossier_fact"].columns if c.name not in skip]
+    version_columns = [c.name for c in Base.metadata.tables["catalog_version"].columns]
     return {"facts": {f.dossier_code: {c: getattr(f, c) for c in columns} for f in facts},
             "synced": {s.dossier_code: (s.record_id, s.content_sha256) for s in synced},
-            "emc": sorted(emc)}
+            "emc": sorted(emc),
+            "catalog": {(v.procedure_code, v.version): {c: getattr(v, c)
+                                                        for c in version_columns}
+                        for v in versions},
+            "catalog_agencies": sorted(tuple(a) for a in agencies)}
 
 
 class TestRebuild:
@@ -83,8 +95,10 @@ class TestRebuild:
             await engine.dispose()
         assert rebuilt == live
         assert rebuilt_rows == live_rows
-        assert items(live[f"agency:000.01.17.{mesh.province} 2026-03"])[
-            "progress.settlement"]["points"] == round(100 / 9, 4)
+        assert len(live_rows["catalog"]) == 7 and len(live_rows["catalog_agencies"]) == 9
+        march = items(live[f"agency:000.01.17.{mesh.province} 2026-03"])
+        assert march["progress.settlement"]["points"] == round(100 / 9, 4)
+        assert march["online.procedures_online"]["points"] == 3.75
 
     async def test_rebuild_in_place_is_idempotent(self, mesh: Mesh) -> None:
         metrics = await mesh.start("metrics")

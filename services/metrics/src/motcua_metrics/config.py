@@ -10,7 +10,7 @@ from motcua.config import service_settings
 class Settings(service_settings("metrics")):  # type: ignore[misc]
     """Settings of metrics, on top of every service's own."""
 
-    #: Index weights and thresholds (TOML); empty = the packaged ``index-v1.toml``.
+    #: Index weights and thresholds (TOML); empty = the packaged ``index-v2.toml``.
     index_config: Path | None = None
     #: Units (agency → commune, area type, officials, names) as TOML; empty = none.
     units_file: Path | None = None

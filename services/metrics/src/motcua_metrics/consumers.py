@@ -1,7 +1,8 @@
 """Metrics' event handlers, by durable consumer and event type.
 
-Every projected event goes through the same :func:`facts.service.apply`; the fold
-decides what each type means. Adding a type is one line in :data:`PROJECTED`.
+Every dossier event goes through the same :func:`facts.service.apply`; the fold
+decides what each type means. Adding a type is one line in :data:`PROJECTED`. Catalog
+publications (:data:`CATALOG`) go to :func:`catalog.service.apply`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.contracts import identity, intake, payments, workflow
 from motcua.events import Envelope, EventData
+from motcua_metrics.catalog import service as catalog
 from motcua_metrics.facts import service as facts
 
 #: Durable consumer → the event types it projects into dossier facts.
@@ -49,17 +51,40 @@ PROJECTED: dict[str, tuple[type[EventData], ...]] = {
 }
 
 
+#: Durable consumer → the catalog event types it projects into the procedure catalog.
+CATALOG: dict[str, tuple[type[EventData], ...]] = {
+    "metrics-intake": (intake.ProcedurePublishedV1,),
+}
+
+Apply = Callable[..., Any]
+
+
+def appliers() -> dict[str, tuple[str, Apply]]:
+    """Event type → (durable consumer, projection function), for live and rebuild alike."""
+    out: dict[str, tuple[str, Apply]] = {}
+    for table, apply in ((PROJECTED, facts.apply), (CATALOG, catalog.apply)):
+        for durable, types in table.items():
+            for cls in types:
+                out[cls.event_type()] = (durable, apply)
+    return out
+
+
 def handlers(ctx: facts.ProjectionContext) -> dict[str, dict[str, Callable[..., Any]]]:
     """The handlers this service runs, all bound to one projection context."""
+    out: dict[str, dict[str, Callable[..., Any]]] = {}
+    for event_type, (durable, apply) in appliers().items():
+        out.setdefault(durable, {})[event_type] = _bind(apply, ctx)
+    return out
 
+
+def _bind(apply: Apply, ctx: facts.ProjectionContext) -> Callable[..., Any]:
     async def project(event: Envelope, data: Any, session: AsyncSession) -> None:
-        """Project the event into its dossier's fact (safe to redeliver)."""
-        await facts.apply(session, event, data, ctx)
+        """Project the event (safe to redeliver)."""
+        await apply(session, event, data, ctx)
 
-    return {durable: {cls.event_type(): project for cls in types}
-            for durable, types in PROJECTED.items()}
+    return project
 
 
 def projected_types() -> dict[str, str]:
     """Event type → durable consumer, for the rebuild."""
-    return {cls.event_type(): durable for durable, types in PROJECTED.items() for cls in types}
+    return {event_type: durable for event_type, (durable, _) in appliers().items()}

@@ -3,4 +3,5 @@
 
 def load_all() -> None:
     """Import all model modules so Base.metadata is complete."""
+    from motcua_metrics.catalog import models as _catalog  # noqa: F401
     from motcua_metrics.facts import models as _facts  # noqa: F401

@@ -5,7 +5,8 @@ so replaying every stream — in any order, duplicates included — arrives at t
 facts, hence the same index, as the live consumers. The rebuild:
 
 1. migrates the target database and empties the projection tables (dossier events,
-   facts, national sync tracking) and the inbox rows of metrics' durables;
+   facts, national sync tracking, the procedure catalog) and the inbox rows of
+   metrics' durables;
 2. reads each source stream (intake, workflow, payments, identity) from its first
    message up to its last sequence at start, with an ephemeral consumer;
 3. applies each handled event exactly as the live consumer does, claiming it in the
@@ -26,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import nats
 from nats.errors import TimeoutError as NatsTimeout
@@ -42,8 +44,9 @@ from motcua.events import Envelope
 from motcua.migrate import upgrade_async
 from motcua.streams import CONSUMERS, stream_name
 from motcua_metrics import migrations_dir
+from motcua_metrics.catalog.models import CatalogAgency, CatalogVersion
 from motcua_metrics.config import Settings
-from motcua_metrics.consumers import projected_types
+from motcua_metrics.consumers import appliers
 from motcua_metrics.facts import service as facts
 from motcua_metrics.facts.models import DossierEvent, DossierFact, EmcSent, NationalSync
 from motcua_metrics.state import build_state
@@ -73,11 +76,12 @@ async def rebuild(settings: Settings, *, database_url: str | None = None, batch:
     sessions = session_factory(engine)
     ctx = replace(build_state(settings).projection, stats=facts.ProjectionStats())
     durables = {spec.durable for spec in CONSUMERS if spec.owner == "metrics"}
-    types = projected_types()
+    types = appliers()
     report = RebuildReport()
     try:
         async with sessions() as session, session.begin():
-            for model in (DossierEvent, NationalSync, EmcSent, DossierFact):
+            for model in (DossierEvent, NationalSync, EmcSent, DossierFact, CatalogAgency,
+                          CatalogVersion):
                 await session.execute(delete(model))
             await session.execute(delete(inbox_table).where(inbox_table.c.consumer.in_(durables)))
         nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=3)
@@ -95,7 +99,7 @@ async def rebuild(settings: Settings, *, database_url: str | None = None, batch:
 
 
 async def _replay(js: JetStreamContext, sessions: async_sessionmaker[AsyncSession],
-                  province: str, source: str, types: dict[str, str],
+                  province: str, source: str, types: dict[str, tuple[str, Any]],
                   ctx: facts.ProjectionContext, report: RebuildReport, *, batch: int,
                   progress: Callable[[str, int, int], None] | None) -> None:
     stream = stream_name(province, source)
@@ -128,23 +132,24 @@ async def _replay(js: JetStreamContext, sessions: async_sessionmaker[AsyncSessio
         await sub.unsubscribe()
 
 
-async def _apply(session: AsyncSession, raw: bytes, types: dict[str, str],
+async def _apply(session: AsyncSession, raw: bytes, types: dict[str, tuple[str, Any]],
                  ctx: facts.ProjectionContext, report: RebuildReport) -> None:
     try:
         envelope = Envelope.from_bytes(raw)
     except ValidationError:
         report.invalid += 1  # dead-lettered live too
         return
-    durable = types.get(envelope.type)
-    if durable is None:
+    found = types.get(envelope.type)
+    if found is None:
         report.skipped += 1
         return
+    durable, apply = found
     data = REGISTRY[envelope.type].model_validate(envelope.data)
     if not await inbox.claim(session, consumer=durable, event_id=envelope.id,
                              event_type=envelope.type):
         report.duplicates += 1
         return
-    await facts.apply(session, envelope, data, ctx, emit=False)
+    await apply(session, envelope, data, ctx, emit=False)
     report.applied += 1
 
 

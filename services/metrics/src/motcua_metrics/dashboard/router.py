@@ -2,6 +2,10 @@
 
 Nothing is fetched by the browser (no script, no CDN): the page works on a desk
 machine without internet. Vietnamese by default, English with ``lang=en``.
+
+The page is public. Its drill-down lists dossiers and procedures only for a reader's
+token (:mod:`motcua_metrics.access`, narrowed as the drill-down endpoint is); anonymous
+viewers see how many rows cost each item points, not the rows.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from motcua.auth import PUBLIC, OptionalPrincipal
 from motcua.service import SessionDep
+from motcua_metrics import access
 from motcua_metrics.dashboard import charts
 from motcua_metrics.index import drilldown, service
 from motcua_metrics.index.periods import months_back
@@ -47,6 +53,10 @@ T = {
                "Dark: points; light: maximum with data; grey: full maximum."),
     "dossiers": ("hồ sơ", "dossiers"), "agency": ("Cơ quan", "Agency"),
     "procedure": ("TTHC", "Procedure"), "reason": ("Lý do", "Reason"),
+    "signin": ("Danh sách hồ sơ, TTHC cụ thể chỉ hiển thị cho cán bộ được phân quyền "
+               "(kiểm tra, quản trị, lãnh đạo phê duyệt) của cơ quan.",
+               "The dossiers and procedures themselves are shown only to the agency's "
+               "authorised officers (auditor, agency admin, approver)."),
 }
 UNIT_NAMES = {"working_days": ("ngày làm việc", "working days"),
               "working_hours": ("giờ làm việc", "working hours"),
@@ -86,39 +96,45 @@ def _pct(x: float | None) -> str:
 
 
 @router.get("/dashboard", response_class=HTMLResponse, operation_id="dashboard",
-            include_in_schema=True)
-async def dashboard(session: SessionDep, state: StateDep, unit: str | None = UnitQuery,
-                    period: str | None = PeriodQuery,
+            include_in_schema=True, dependencies=[PUBLIC])
+async def dashboard(session: SessionDep, state: StateDep, who: OptionalPrincipal,
+                    unit: str | None = UnitQuery, period: str | None = PeriodQuery,
                     lang: Literal["vi", "en"] = "vi") -> HTMLResponse:
-    """The index dashboard: groups, trend, ranking, items, drill-down, operations. Public."""
+    """The index dashboard: groups, trend, ranking, items, drill-down, operations. Public;
+    drill-down rows only for a reader's token."""
     u, p = resolve(state, unit, period)
     today = state.today()
-    doc = await service.index_document(session, state.config, u, p, today)
+    cal = state.calendar
+    doc = await service.index_document(session, state.config, cal, u, p, today)
     province = u.code if u.kind == "province" else state.settings.province
-    ranking = await service.ranking(session, state.config, "agency", p, today,
+    ranking = await service.ranking(session, state.config, cal, "agency", p, today,
                                     within=resolve(state, f"province:{province}", p.label)[0])
     trend = []
     for month in months_back(p.end, 12):
         if month.start > today:
             trend.append((month.label[2:], None))
             continue
-        m = await service.index_document(session, state.config, u, month, today)
+        m = await service.index_document(session, state.config, cal, u, month, today)
         trend.append((month.label[2:], m["scaled_100"] if m["counts"]["received"]
                       or m["counts"]["settlement_scope"] else None))
+    show, agencies = access.optional_rows_scope(who, u)
     drills = []
     for g in doc["groups"]:
         for i in g["items"]:
             if i["available"] and i["lost"]:
-                drills.append(await drilldown.drilldown(session, state.config, state.calendar,
-                                                        u, p, today, i["id"], limit=5))
-    ops = await operations(session, state.config, state.calendar, state.units, u, p, today)
-    html = _page(doc, ranking, trend, drills, ops, lang, str(u), p.label)
+                drill = await drilldown.drilldown(session, state.config, cal, u, p, today,
+                                                  i["id"], limit=5, agencies=agencies, doc=doc)
+                if not show:
+                    drill["rows"] = []
+                drills.append(drill)
+    ops = await operations(session, state.config, cal, state.units, u, p, today)
+    html = _page(doc, ranking, trend, drills, ops, lang, str(u), p.label, rows_shown=show)
     return HTMLResponse(html)
 
 
 def _page(doc: dict[str, Any], ranking: dict[str, Any], trend: list[tuple[str, float | None]],
           drills: list[dict[str, Any]], ops: dict[str, Any], lang: str, unit: str,
-          period: str) -> str:
+          period: str, *, rows_shown: bool) -> str:
     q = {"unit": unit, "period": period}
     other = "en" if lang == "vi" else "vi"
     scaled = doc["scaled_100"]
@@ -185,10 +201,12 @@ def _page(doc: dict[str, Any], ranking: dict[str, Any], trend: list[tuple[str, f
             f'<td>{escape(r["reason"][lang])}</td></tr>' for r in d["rows"])
         link = "/v1/index/items/" + d["item"]["id"] + "/dossiers?" + urlencode(
             q | {"format": "xlsx", "lang": lang, "limit": 10000})
+        more = f' · <a href="{escape(link)}">{_t("more", lang)}</a>' if rows_shown else ""
         drill_parts.append(
             f'<tr><th colspan="2">{escape(d["item"]["name"][lang])} (−{d["item"]["lost"]:.2f};'
-            f' {d["total"]}) · <a href="{escape(link)}">{_t("more", lang)}</a></th></tr>{rows}')
-    drill = (f'<section class="wide"><h2>{_t("drill", lang)}</h2><table>'
+            f' {d["total"]}){more}</th></tr>{rows}')
+    notice = "" if rows_shown else f'<p class="muted">{_t("signin", lang)}</p>'
+    drill = (f'<section class="wide"><h2>{_t("drill", lang)}</h2>{notice}<table>'
              f'{"".join(drill_parts) or _empty(lang, 2)}</table></section>')
     return ("<!doctype html><html lang=\"" + lang + "\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width\"><title>"

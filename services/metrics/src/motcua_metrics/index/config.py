@@ -1,6 +1,6 @@
 """Versioned index configuration (weights, thresholds) and the units file.
 
-The index configuration is a TOML file (the packaged ``index-v1.toml`` by default);
+The index configuration is a TOML file (the packaged ``index-v2.toml`` by default);
 its ``version`` is echoed in every response. The units file maps agencies to their
 commune, area type (urban / rural / disadvantaged, for productivity targets), number
 of officials and names::
@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 AreaType = Literal["urban", "rural", "disadvantaged"]
-DEFAULT_INDEX = Path(__file__).with_name("index-v1.toml")
+#: The configuration in force by default. ``index-v1.toml`` stays beside it unchanged so
+#: figures published under version 1 can be reproduced (it has no catalog rules).
+DEFAULT_INDEX = Path(__file__).with_name("index-v2.toml")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,22 @@ class GroupConfig:
 
 
 @dataclass(frozen=True)
+class CatalogRules:
+    """Deadlines of the catalog items (publicity group), in working days.
+
+    * **Announced on time** (``publicity.published_on_time``): the announcing decision
+      is dated no later than ``announce_lead_working_days`` working days before the day
+      the procedure takes effect (``valid_from``).
+    * **Published on time** (``publicity.database_on_time``): the procedure was published
+      (``published_at``) no later than ``publish_within_working_days`` working days after
+      the announcing decision.
+    """
+
+    announce_lead_working_days: int
+    publish_within_working_days: int
+
+
+@dataclass(frozen=True)
 class IndexConfig:
     """Weights, thresholds and classification parameters, with their version."""
 
@@ -58,6 +76,8 @@ class IndexConfig:
     dislike_max_score: int
     max_supplement_requests: int
     productivity: dict[str, int]
+    #: None: this configuration version predates the catalog items (they stay unavailable).
+    catalog: CatalogRules | None = None
 
     def item(self, item_id: str) -> ItemConfig | None:
         """The item named ``item_id``, if any."""
@@ -90,10 +110,19 @@ def parse_index_config(data: dict[str, Any]) -> IndexConfig:
         groups.append(GroupConfig(id=g["id"], max=_frac(g["max"]), name_vi=g["name_vi"],
                                   name_en=g["name_en"], items=items))
     cls = data.get("classification", {})
+    catalog = None
+    if "catalog" in data:
+        c = data["catalog"]
+        catalog = CatalogRules(
+            announce_lead_working_days=int(c["announce_lead_working_days"]),
+            publish_within_working_days=int(c["publish_within_working_days"]))
+        if catalog.announce_lead_working_days < 0 or catalog.publish_within_working_days < 0:
+            raise ValueError("catalog deadlines must not be negative")
     return IndexConfig(version=str(data["version"]), groups=tuple(groups),
                        dislike_max_score=int(cls.get("dislike_max_score", 2)),
                        max_supplement_requests=int(cls.get("max_supplement_requests", 1)),
-                       productivity={k: int(v) for k, v in data.get("productivity", {}).items()})
+                       productivity={k: int(v) for k, v in data.get("productivity", {}).items()},
+                       catalog=catalog)
 
 
 @lru_cache(maxsize=8)

@@ -1,4 +1,8 @@
-"""Drill-down: for an item, the dossiers or procedures that cost points, and why."""
+"""Drill-down: for an item, the dossiers or procedures that cost points, and why.
+
+``agencies`` narrows the rows to those agencies' dossiers and catalog entries (an
+officer's view of a province or commune); the item's figures stay the unit's.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from motcua.calendar import Calendar
+from motcua_metrics.catalog import service as catalog
 from motcua_metrics.facts.models import DossierFact as F
 from motcua_metrics.index import service
 from motcua_metrics.index.config import IndexConfig
@@ -25,7 +30,7 @@ CHANNEL: dict[str | None, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class _Spec:
-    kind: str  # "dossier" or "procedure"
+    kind: str  # "dossier", "procedure" or "catalog"
     scope: str  # "settlement", "received", "results"
     #: Dossier items: settlement conditions → SQL condition of a row that costs points.
     #: Procedure items: what a procedure needs at least one dossier with.
@@ -62,20 +67,29 @@ def _specs(config: IndexConfig) -> dict[str, _Spec]:
                                                 and_(F.has_fees, F.paid_online)),
         "payment.fee_data_synced": _Spec("procedure", "received",
                                          and_(F.has_fees, F.fee_data_synced)),
+        **{item: _Spec("catalog", "catalog", None) for item in service.CATALOG_ITEMS},
     }
 
 
 async def drilldown(session: AsyncSession, config: IndexConfig, calendar: Calendar, unit: Unit,
                     period: Period, today: date, item_id: str, *, limit: int = 100,
-                    offset: int = 0) -> dict[str, Any]:
-    """What cost ``item_id`` its points for ``unit`` in ``period`` (one page of it)."""
+                    offset: int = 0, agencies: frozenset[str] | None = None,
+                    doc: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What cost ``item_id`` its points for ``unit`` in ``period`` (one page of it).
+
+    ``agencies`` narrows the rows (None: every agency of the unit); ``doc`` is the unit's
+    index document when the caller already has it.
+    """
     judged = period.judged_on(today)
-    doc = await service.index_document(session, config, unit, period, today)
+    if doc is None:
+        doc = await service.index_document(session, config, calendar, unit, period, today)
     item = next(i for g in doc["groups"] for i in g["items"] if i["id"] == item_id)
     base = {"config_version": config.version, "unit": doc["unit"], "period": doc["period"],
             "item": {k: item[k] for k in ("id", "name", "max", "threshold", "available",
                                           "ratio", "points", "lost", "reason")},
             "total": 0, "limit": limit, "offset": offset, "rows": []}
+    if agencies is not None:
+        base["narrowed_to"] = sorted(agencies)
     spec = _specs(config).get(item_id)
     if not item["available"] or spec is None:
         return base
@@ -90,7 +104,14 @@ async def drilldown(session: AsyncSession, config: IndexConfig, calendar: Calend
         "results": and_(F.finish_status.in_((9, 10)), F.finish_day >= period.start,
                         F.finish_day <= judged),
     }
+    if spec.kind == "catalog":
+        assert config.catalog is not None  # the item is available
+        rows = await _catalog_rows(session, config, calendar, unit, period, judged, item_id,
+                                   agencies)
+        return base | {"total": len(rows), "rows": rows[offset:offset + limit]}
     unit_cond = service.KEY_COLUMN[unit.kind] == unit.code
+    if agencies is not None:
+        unit_cond = and_(unit_cond, F.agency_code.in_(sorted(agencies)))
     if spec.kind == "procedure":
         return base | await _procedures(session, item_id, spec, scopes[spec.scope], unit_cond,
                                         limit, offset)
@@ -126,6 +147,50 @@ async def _procedures(session: AsyncSession, item_id: str, spec: _Spec,
         rows.append({"procedure_code": code, "dossiers": n, "reason_code": item_id,
                      "reason": {"vi": reason[0], "en": reason[1]}})
     return {"total": len(rows), "rows": rows[offset:offset + limit]}
+
+
+async def _catalog_rows(session: AsyncSession, config: IndexConfig, calendar: Calendar,
+                        unit: Unit, period: Period, judged: date, item_id: str,
+                        agencies: frozenset[str] | None) -> list[dict[str, Any]]:
+    """Procedures that cost a catalog item points, and why."""
+    rows: list[dict[str, Any]] = []
+    if item_id in ("publicity.published_on_time", "publicity.database_on_time"):
+        which = "announced" if item_id == "publicity.published_on_time" else "published"
+        assert config.catalog is not None
+        found = await catalog.publications(session, unit.kind, period, judged, config.catalog,
+                                           calendar, only=unit.code, agencies=agencies)
+        for p in sorted(found.get(unit.code, {}).values(), key=lambda p: p.procedure_code):
+            if which not in p.late:
+                continue
+            version, judgement = p.late[which]
+            assert judgement.reason is not None
+            rows.append(_procedure_row(p.procedure_code, version, p.name_vi,
+                                       judgement.reason_code or which, judgement.reason))
+        return rows
+    for e in await catalog.entries(session, unit.kind, unit.code, period, judged, agencies):
+        if item_id == "publicity.full_content" and e.missing_content:
+            missing = ", ".join(str(m) for m in e.missing_content)
+            rows.append(_procedure_row(e.procedure_code, e.version, e.name_vi,
+                                       "missing_content", (
+                                           f"Thiếu nội dung bắt buộc: {missing}.",
+                                           f"Mandatory content missing: {missing}.")))
+        elif item_id == "online.procedures_online" and not e.online:
+            rows.append(_procedure_row(e.procedure_code, e.version, e.name_vi, "not_online", (
+                "Không cung cấp dịch vụ công trực tuyến.", "Offers no online service.")))
+        elif (item_id == "online.procedures_with_online_dossiers" and e.online
+              and not e.online_used):
+            rows.append(_procedure_row(
+                e.procedure_code, e.version, e.name_vi, "no_online_dossiers", (
+                    "Có dịch vụ công trực tuyến nhưng không phát sinh hồ sơ trực tuyến trong "
+                    "kỳ.", "Offers an online service but received no online dossier in the "
+                           "period.")))
+    return rows
+
+
+def _procedure_row(code: str, version: int, name_vi: str, reason_code: str,
+                   reason: tuple[str, str]) -> dict[str, Any]:
+    return {"procedure_code": code, "procedure_version": version, "name_vi": name_vi,
+            "reason_code": reason_code, "reason": {"vi": reason[0], "en": reason[1]}}
 
 
 def _late_days(calendar: Calendar, due: date | None, until: date | None) -> int | None:

@@ -1,4 +1,9 @@
-"""HTTP entry points of the index: values, ranking, drill-down, exports, configuration."""
+"""HTTP entry points of the index: values, ranking, drill-down, exports, configuration.
+
+The index, ranking, configuration and the CSV export are public (aggregates only). The
+drill-down is for readers (:mod:`motcua_metrics.access`); the XLSX export adds its
+drill-down sheet only for a reader, narrowed as the drill-down is.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from motcua.auth import PUBLIC, OptionalPrincipal
 from motcua.errors import problems
 from motcua.service import SessionDep
+from motcua_metrics import access
 from motcua_metrics.index import drilldown, export, service
 from motcua_metrics.index.errors import IndexItemNotFound, IndexQueryInvalid
 from motcua_metrics.index.periods import Period, Unit, parse_period, parse_unit
@@ -37,15 +44,18 @@ def resolve(state: MetricsState, unit: str | None, period: str | None) -> tuple[
     return u, p
 
 
-@router.get("", operation_id="getIndex", responses=problems(IndexQueryInvalid))
+@router.get("", operation_id="getIndex", responses=problems(IndexQueryInvalid),
+            dependencies=[PUBLIC])
 async def get_index(session: SessionDep, state: StateDep, unit: str | None = UnitQuery,
                     period: str | None = PeriodQuery) -> dict[str, Any]:
     """The Decision 766 index of a unit for a period: groups, items, points. Public."""
     u, p = resolve(state, unit, period)
-    return await service.index_document(session, state.config, u, p, state.today())
+    return await service.index_document(session, state.config, state.calendar, u, p,
+                                        state.today())
 
 
-@router.get("/ranking", operation_id="rankIndex", responses=problems(IndexQueryInvalid))
+@router.get("/ranking", operation_id="rankIndex", responses=problems(IndexQueryInvalid),
+            dependencies=[PUBLIC])
 async def get_ranking(session: SessionDep, state: StateDep,
                       level: Literal["province", "agency", "commune"] = "agency",
                       period: str | None = PeriodQuery,
@@ -54,17 +64,20 @@ async def get_ranking(session: SessionDep, state: StateDep,
                       ) -> dict[str, Any]:
     """Units of a level ranked by their score on 100 (scaled to the items available). Public."""
     scope, p = resolve(state, within, period)
-    return await service.ranking(session, state.config, level, p, state.today(),
-                                 within=scope if within else None)
+    return await service.ranking(session, state.config, state.calendar, level, p,
+                                 state.today(), within=scope if within else None)
 
 
-@router.get("/config", operation_id="indexConfig")
+@router.get("/config", operation_id="indexConfig", dependencies=[PUBLIC])
 async def get_config(state: StateDep) -> dict[str, Any]:
     """The weights and thresholds in force, with their version. Public."""
     c = state.config
     return {"version": c.version, "dislike_max_score": c.dislike_max_score,
             "max_supplement_requests": c.max_supplement_requests,
             "productivity": c.productivity,
+            "catalog": None if c.catalog is None else {
+                "announce_lead_working_days": c.catalog.announce_lead_working_days,
+                "publish_within_working_days": c.catalog.publish_within_working_days},
             "groups": [{"id": g.id, "max": float(g.max), "name": {"vi": g.name_vi,
                                                                    "en": g.name_en},
                         "items": [{"id": i.id, "max": float(i.max),
@@ -74,45 +87,61 @@ async def get_config(state: StateDep) -> dict[str, Any]:
 
 
 @router.get("/items/{item_id}/dossiers", operation_id="drillDown",
-            responses=problems(IndexQueryInvalid, IndexItemNotFound))
+            responses=problems(IndexQueryInvalid, IndexItemNotFound, *access.AUTH_PROBLEMS))
 async def get_drilldown(item_id: str, session: SessionDep, state: StateDep,
+                        who: access.Reader,
                         unit: str | None = UnitQuery, period: str | None = PeriodQuery,
                         limit: int = Query(100, ge=1, le=10_000),
                         offset: int = Query(0, ge=0),
                         format: Literal["json", "csv", "xlsx"] = "json",
                         lang: Lang = "vi") -> Any:
-    """The dossiers or procedures that cost an item its points, and why. Public."""
+    """The dossiers or procedures that cost an item its points, and why.
+
+    Officers with auditor, agency_admin or approver see their agencies' rows (a province
+    or commune is narrowed to them); services need ``metrics.read``.
+    """
     if state.config.item(item_id) is None:
         raise IndexItemNotFound(f"no index item {item_id!r}")
     u, p = resolve(state, unit, period)
+    agencies = access.rows_scope(who, u)
+    doc = await service.index_document(session, state.config, state.calendar, u, p,
+                                       state.today())
     drill = await drilldown.drilldown(session, state.config, state.calendar, u, p,
-                                      state.today(), item_id, limit=limit, offset=offset)
+                                      state.today(), item_id, limit=limit, offset=offset,
+                                      agencies=agencies, doc=doc)
     name = f"drilldown-{item_id}-{u.code}-{p.label}"
     if format == "csv":
         return _file(export.drill_csv(drill, lang), "text/csv; charset=utf-8", f"{name}.csv")
     if format == "xlsx":
-        doc = await service.index_document(session, state.config, u, p, state.today())
         return _file(export.to_xlsx(doc, [drill], lang), XLSX, f"{name}.xlsx")
     return drill
 
 
-@router.get("/export", operation_id="exportIndex", responses=problems(IndexQueryInvalid))
-async def export_index(session: SessionDep, state: StateDep, unit: str | None = UnitQuery,
-                       period: str | None = PeriodQuery,
+@router.get("/export", operation_id="exportIndex", dependencies=[PUBLIC],
+            responses=problems(IndexQueryInvalid))
+async def export_index(session: SessionDep, state: StateDep, who: OptionalPrincipal,
+                       unit: str | None = UnitQuery, period: str | None = PeriodQuery,
                        format: Literal["csv", "xlsx"] = "xlsx", lang: Lang = "vi") -> Response:
-    """The index as CSV, or as XLSX with the drill-down of every item that lost points."""
+    """The index as CSV or XLSX. Public: aggregates only.
+
+    For a reader's token (officer with auditor, agency_admin or approver of the unit's
+    agency — narrowed to their agencies for a province or commune — or a service with
+    ``metrics.read``) the XLSX adds the drill-down of every item that lost points.
+    """
     u, p = resolve(state, unit, period)
-    doc = await service.index_document(session, state.config, u, p, state.today())
+    doc = await service.index_document(session, state.config, state.calendar, u, p,
+                                       state.today())
     name = f"index-{u.code}-{p.label}"
     if format == "csv":
         return _file(export.index_csv(doc, lang), "text/csv; charset=utf-8", f"{name}.csv")
     drills = []
-    for g in doc["groups"]:
+    show, agencies = access.optional_rows_scope(who, u)
+    for g in doc["groups"] if show else ():
         for i in g["items"]:
             if i["available"] and i["lost"]:
                 drills.append(await drilldown.drilldown(
                     session, state.config, state.calendar, u, p, state.today(), i["id"],
-                    limit=10_000))
+                    limit=10_000, agencies=agencies, doc=doc))
     return _file(export.to_xlsx(doc, drills, lang), XLSX, f"{name}.xlsx")
 
 

@@ -12,6 +12,9 @@ sooner — unfinished dossiers are judged on ``E``):
   online, reuse, data-store, population and payment items.
 * **results in period** — finished with a result (status 9 or 10) between ``S`` and
   ``E``: denominator of the electronic-result items.
+* **catalog** — procedures of the unit's catalog on ``E`` and the versions published
+  in the period (:mod:`motcua_metrics.catalog.service`): the publicity items (announced
+  and published on time, full content) and the online-service items.
 
 An item whose data the platform does not have, or whose denominator is empty, is
 *not available*, says why, and is left out of ``max_available``; it never scores 0 or
@@ -21,7 +24,7 @@ full marks silently.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 from typing import Any
@@ -30,6 +33,8 @@ from sqlalchemy import Integer, and_, case, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from motcua.calendar import Calendar
+from motcua_metrics.catalog import service as catalog
 from motcua_metrics.facts.models import DossierFact as F
 from motcua_metrics.index.config import IndexConfig, ItemConfig
 from motcua_metrics.index.periods import Period, Unit, UnitKind
@@ -37,10 +42,22 @@ from motcua_metrics.index.periods import Period, Unit, UnitKind
 Text = tuple[str, str]  # (vi, en)
 
 NO_CATALOG: Text = (
-    "Chưa có dữ liệu: dịch vụ tiếp nhận chưa phát sự kiện danh mục TTHC (ngày công bố, "
-    "mức độ trực tuyến, nội dung bắt buộc).",
-    "Not available: intake publishes no procedure-catalog events yet (publication dates, "
-    "online level, mandatory content).")
+    "Chưa có dữ liệu: không có TTHC nào của đơn vị được công bố trong danh mục (chưa có sự "
+    "kiện công bố TTHC).",
+    "Not available: no procedure of this unit is published in the catalog (no procedure "
+    "publication events).")
+NO_CATALOG_RULES: Text = (
+    "Chưa có dữ liệu: phiên bản cấu hình chỉ số này chưa có quy tắc danh mục TTHC.",
+    "Not available: this index configuration version has no catalog rules.")
+NO_PUBLISHED: Text = ("Không có TTHC được công bố trong kỳ.",
+                      "No procedures were published in the period.")
+NO_DATES: Text = (
+    "Chưa có dữ liệu: các TTHC công bố trong kỳ không có ngày quyết định công bố hoặc ngày "
+    "hiệu lực.",
+    "Not available: the procedures published in the period carry no decision date or "
+    "effective date.")
+NO_ONLINE_PROCEDURES: Text = ("Đơn vị không có TTHC cung cấp dịch vụ công trực tuyến.",
+                              "No procedure of this unit offers an online service.")
 NO_FEEDBACK: Text = (
     "Chưa có dữ liệu: nền tảng chưa có sự kiện phản ánh, kiến nghị.",
     "Not available: the platform has no feedback (phản ánh, kiến nghị) events.")
@@ -58,6 +75,12 @@ NO_FEE_PROCEDURES: Text = ("Không có TTHC có phí, lệ phí phát sinh hồ 
                            "No fee procedures with dossiers in the period.")
 NO_PROCEDURES: Text = ("Không có TTHC phát sinh hồ sơ trong kỳ.",
                        "No procedures with dossiers in the period.")
+
+#: Items computed from the procedure catalog.
+CATALOG_ITEMS = ("publicity.published_on_time", "publicity.database_on_time",
+                 "publicity.full_content", "online.procedures_online",
+                 "online.procedures_with_online_dossiers")
+
 
 KEY_COLUMN: dict[UnitKind, Any] = {
     "province": F.province_code, "agency": F.agency_code, "commune": F.commune_code}
@@ -91,6 +114,7 @@ class Aggregates:
     fee_procedures_paid_online: int = 0
     fee_procedures_synced: int = 0
     rated: int = 0
+    catalog: catalog.CatalogCounts = field(default_factory=catalog.CatalogCounts)
 
 
 def _sum(condition: ColumnElement[bool]) -> Any:
@@ -117,7 +141,8 @@ def settlement_conditions(start: date, judged: date, max_supplements: int,
 
 
 async def aggregates(session: AsyncSession, level: UnitKind, period: Period, judged: date,
-                     config: IndexConfig, only: str | None = None) -> dict[str, Aggregates]:
+                     config: IndexConfig, calendar: Calendar, only: str | None = None,
+                     ) -> dict[str, Aggregates]:
     """Aggregates per unit of ``level`` (all of them, or ``only`` that one)."""
     key = KEY_COLUMN[level]
     unit_filter = [key == only] if only is not None else [key.is_not(None)]
@@ -179,6 +204,10 @@ async def aggregates(session: AsyncSession, level: UnitKind, period: Period, jud
         a.procedures, a.procedures_population = n, int(pop or 0)
         a.fee_procedures, a.fee_procedures_paid_online = int(fees or 0), int(paid or 0)
         a.fee_procedures_synced = int(synced or 0)
+    if config.catalog is not None:
+        for k, c in (await catalog.counts(session, level, period, judged, config.catalog,
+                                          calendar, only)).items():
+            out[k].catalog = c
     return dict(out)
 
 
@@ -199,21 +228,49 @@ def _ratio(num: int, den: int, empty: Text) -> ItemValue:
     return ItemValue(Fraction(num), den, Fraction(num, den))
 
 
-def item_values(a: Aggregates) -> dict[str, ItemValue]:
+def _catalog_values(c: catalog.CatalogCounts, configured: bool) -> dict[str, ItemValue]:
+    if not configured:
+        return {item: ItemValue(unavailable=NO_CATALOG_RULES) for item in CATALOG_ITEMS}
+    known = c.procedures or c.announced or c.announced_unjudged
+    if not known:
+        return {item: ItemValue(unavailable=NO_CATALOG) for item in CATALOG_ITEMS}
+
+    def timely(on_time: int, judged: int, unjudged: int, what: Text) -> ItemValue:
+        if not judged:
+            return ItemValue(unavailable=NO_DATES if unjudged else NO_PUBLISHED)
+        value = _ratio(on_time, judged, NO_PUBLISHED)
+        if not unjudged:
+            return value
+        return _with_note(value, (f"{unjudged} TTHC công bố trong kỳ không được tính: thiếu "
+                                  f"{what[0]}.",
+                                  f"{unjudged} procedure(s) published in the period not "
+                                  f"judged: no {what[1]}."))
+
+    return {
+        "publicity.published_on_time": timely(
+            c.announced_on_time, c.announced, c.announced_unjudged,
+            ("ngày quyết định công bố hoặc ngày hiệu lực", "decision date or effective date")),
+        "publicity.database_on_time": timely(
+            c.published_on_time, c.published, c.published_unjudged,
+            ("ngày quyết định công bố", "decision date")),
+        "publicity.full_content": _ratio(c.complete, c.procedures, NO_CATALOG),
+        "online.procedures_online": _ratio(c.online, c.procedures, NO_CATALOG),
+        "online.procedures_with_online_dossiers": _ratio(c.online_used, c.online,
+                                                         NO_ONLINE_PROCEDURES),
+    }
+
+
+def item_values(a: Aggregates, config: IndexConfig) -> dict[str, ItemValue]:
     """Every item's value from a unit's aggregates."""
     sync = _ratio(a.synced, a.received, NO_RECEIVED)
     values = {
-        "publicity.published_on_time": ItemValue(unavailable=NO_CATALOG),
-        "publicity.database_on_time": ItemValue(unavailable=NO_CATALOG),
-        "publicity.full_content": ItemValue(unavailable=NO_CATALOG),
+        **_catalog_values(a.catalog, config.catalog is not None),
         "publicity.dossiers_synced": _with_note(sync, (
             "Mẫu số = số hồ sơ trên hệ thống (chưa có số liệu báo cáo quốc gia).",
             "Denominator = dossiers on the platform (the national report's count is not "
             "available).")),
         "progress.settlement": _ratio(a.early + a.on_time + a.within, a.settlement,
                                       NO_SETTLEMENT),
-        "online.procedures_online": ItemValue(unavailable=NO_CATALOG),
-        "online.procedures_with_online_dossiers": ItemValue(unavailable=NO_CATALOG),
         "digitisation.electronic_result": _ratio(a.electronic_result, a.results, NO_RESULTS),
         "digitisation.digitised_dossier_and_result": _ratio(a.digitised_and_result, a.results,
                                                             NO_RESULTS),
@@ -277,7 +334,7 @@ def _num(x: Fraction | None, digits: int) -> float | None:
 
 def score(config: IndexConfig, a: Aggregates) -> dict[str, Any]:
     """The index document of one unit: groups, items, points and totals."""
-    values = item_values(a)
+    values = item_values(a, config)
     groups = []
     total = available_max = Fraction(0)
     for g in config.groups:
@@ -319,7 +376,12 @@ def score(config: IndexConfig, a: Aggregates) -> dict[str, Any]:
 
 def counts(a: Aggregates) -> dict[str, int]:
     """The raw counts behind a unit's index (shown with it)."""
+    c = a.catalog
     return {
+        "catalog_procedures": c.procedures, "catalog_complete": c.complete,
+        "catalog_online": c.online, "catalog_online_used": c.online_used,
+        "published_judged": c.published, "published_on_time": c.published_on_time,
+        "announced_judged": c.announced, "announced_on_time": c.announced_on_time,
         "settlement_scope": a.settlement, "early": a.early, "on_time": a.on_time,
         "late_finished": a.late_finished, "in_process_within_time": a.within,
         "in_process_overdue": a.overdue, "received": a.received, "online": a.online,
@@ -328,11 +390,12 @@ def counts(a: Aggregates) -> dict[str, int]:
     }
 
 
-async def index_document(session: AsyncSession, config: IndexConfig, unit: Unit,
-                         period: Period, today: date) -> dict[str, Any]:
+async def index_document(session: AsyncSession, config: IndexConfig, calendar: Calendar,
+                         unit: Unit, period: Period, today: date) -> dict[str, Any]:
     """The index of one unit and period (what ``GET /v1/index`` returns)."""
     judged = period.judged_on(today)
-    found = await aggregates(session, unit.kind, period, judged, config, only=unit.code)
+    found = await aggregates(session, unit.kind, period, judged, config, calendar,
+                             only=unit.code)
     a = found.get(unit.code, Aggregates())
     return {"config_version": config.version, "unit": {"kind": unit.kind, "code": unit.code},
             "period": _period(period, judged), **score(config, a), "counts": counts(a)}
@@ -343,12 +406,12 @@ def _period(period: Period, judged: date) -> dict[str, Any]:
             "end": period.end.isoformat(), "judged_on": judged.isoformat()}
 
 
-async def ranking(session: AsyncSession, config: IndexConfig, level: UnitKind,
-                  period: Period, today: date, within: Unit | None = None,
+async def ranking(session: AsyncSession, config: IndexConfig, calendar: Calendar,
+                  level: UnitKind, period: Period, today: date, within: Unit | None = None,
                   ) -> dict[str, Any]:
     """Every unit of ``level`` ranked by its score on 100 (then points, then code)."""
     judged = period.judged_on(today)
-    found = await aggregates(session, level, period, judged, config)
+    found = await aggregates(session, level, period, judged, config, calendar)
     if within is not None and within.kind == "province" and level != "province":
         codes = await _units_in_province(session, level, within.code)
         found = {k: v for k, v in found.items() if k in codes}
@@ -368,4 +431,5 @@ async def ranking(session: AsyncSession, config: IndexConfig, level: UnitKind,
 async def _units_in_province(session: AsyncSession, level: UnitKind, province: str) -> set[str]:
     key = KEY_COLUMN[level]
     rows = await session.scalars(select(key).where(F.province_code == province).distinct())
-    return {r for r in rows.all() if r is not None}
+    return {r for r in rows.all() if r is not None} | await catalog.units_in_province(
+        session, level, province)

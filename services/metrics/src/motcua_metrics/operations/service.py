@@ -45,7 +45,8 @@ async def operations(session: AsyncSession, config: IndexConfig, calendar: Calen
                      units: Units, unit: Unit, period: Period, today: date) -> dict[str, Any]:
     """Operational figures of one unit and period."""
     judged = period.judged_on(today)
-    found = await index.aggregates(session, unit.kind, period, judged, config, only=unit.code)
+    found = await index.aggregates(session, unit.kind, period, judged, config, calendar,
+                                   only=unit.code)
     a = found.get(unit.code, index.Aggregates())
     finished = a.early + a.on_time + a.late_finished
     key = index.KEY_COLUMN[unit.kind]
