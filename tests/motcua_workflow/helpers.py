@@ -1,5 +1,10 @@
 """Helpers for workflow's mesh tests: a movable clock, intake's events published as
-intake publishes them, workflow replicas on one database, and officers."""
+intake publishes them, workflow replicas on one database, and callers' tokens.
+
+Every workflow started here reads as a mesh service with ``cases.read`` and
+``definitions.read`` by default (``READER``: the waits and event checks); officers act
+with their own tokens (``officer(mesh, agency, role)``), passed explicitly.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from typing import Any
 import httpx
 import nats
 from asgi_lifespan import LifespanManager
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from motcua.auth import use_verifier
 from motcua.calendar import TIMEZONE
 from motcua.contracts.intake import (
     DossierReceivedV1,
@@ -23,7 +29,7 @@ from motcua.contracts.intake import (
     StatutoryTime,
 )
 from motcua.contracts.payments import AssessmentSettledV1, FeeAssessedV1
-from motcua.db import outbox_table
+from motcua.db import inbox_table, outbox_table
 from motcua.events import Envelope, EventData
 from motcua.testing import Mesh, RunningService, wait_for
 from motcua_workflow.main import create_app
@@ -62,10 +68,16 @@ def agency(mesh: Mesh, n: int = 1) -> str:
     return f"000.0{n}.17.{mesh.province}"
 
 
-def officer(agency_code: str, role: str, name: str = "o1") -> dict[str, str]:
-    """An actor body."""
-    return {"id": f"{name}@{agency_code}", "role": role, "agency_code": agency_code}
+def officer(mesh: Mesh, agency_code: str, *roles: str, name: str = "o1") -> dict[str, str]:
+    """Headers of an officer of ``agency_code`` holding ``roles`` there (subject
+    ``<name>@<agency>``, the id the process log and tasks record)."""
+    return mesh.mint.officer({agency_code: roles}, subject=f"{name}@{agency_code}")
 
+
+#: The default caller of a test's workflow client: a read-only mesh service.
+READER = ("ops-console", "cases.read", "definitions.read")
+#: The province's administration tooling, which stores process definitions.
+DEFINITIONS_ADMIN = ("definitions-admin", "definitions.read", "definitions.write")
 
 WORKFLOW_SETTINGS = {"timer_poll_s": 0.05, "consumer_backoff_s": [0.05, 0.1, 0.2]}
 
@@ -74,7 +86,9 @@ async def start_workflow(mesh: Mesh, clock: ManualClock, **settings: Any) -> Run
     """Start workflow (migrated once) with the test clock and quick timers."""
     await mesh.prepare("workflow")
     app = create_app(mesh.settings("workflow", **{**WORKFLOW_SETTINGS, **settings}), clock=clock)
-    return await mesh.start("workflow", app=app)
+    service = await mesh.start("workflow", app=app)
+    service.client.headers.update(mesh.mint.service(*READER))
+    return service
 
 
 async def start_replica(mesh: Mesh, key: str, clock: ManualClock,
@@ -83,10 +97,11 @@ async def start_replica(mesh: Mesh, key: str, clock: ManualClock,
     await mesh.prepare("workflow")
     config = mesh.settings("workflow", **{**WORKFLOW_SETTINGS, **settings})
     app = create_app(config, clock=clock)
+    use_verifier(app, mesh.mint.verifier())
     manager = LifespanManager(app, startup_timeout=30, shutdown_timeout=30)
     await manager.__aenter__()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app),
-                               base_url=f"http://{key}")
+                               base_url=f"http://{key}", headers=mesh.mint.service(*READER))
     service = RunningService("workflow", app, client, manager, config)
     mesh.running[key] = service
     await wait_for(lambda: service.runtime.bus.connected, what=f"{key} NATS connection")
@@ -133,15 +148,15 @@ class Intake:
 
     async def receive(self, code: str, agency_code: str, received_at: datetime, *,
                       amount: int = 5, unit: str = "working_days", cutoff: str | None = None,
-                      due_at: datetime | None = None,
-                      procedure: str = "1.004884") -> Envelope:
+                      due_at: datetime | None = None, procedure: str = "1.004884",
+                      owner_ref: str | None = None) -> Envelope:
         """``dossier.received`` with the statutory time and intake's appointment."""
         return await self.publish(DossierReceivedV1(
             dossier_code=code, agency_code=agency_code, procedure_code=procedure, status=2,
             occurred_at=received_at, channel="direct", received_at=received_at,
             due_at=due_at or received_at + timedelta(days=7),
             statutory_time=StatutoryTime(amount=amount, unit=unit, cutoff=cutoff),  # type: ignore[arg-type]
-            received_by="desk-1"))
+            received_by="desk-1", owner_ref=owner_ref))
 
     async def supplemented(self, code: str, agency_code: str, when: datetime,
                            procedure: str = "1.004884") -> Envelope:
@@ -184,10 +199,10 @@ async def wait_case(wf: RunningService, code: str, **expected: Any) -> dict[str,
     return await wait_for(ready, what=f"case {code} with {expected}")
 
 
-async def act(wf: RunningService, code: str, body: dict[str, Any], *,
+async def act(wf: RunningService, code: str, body: dict[str, Any], who: dict[str, str], *,
               key: str | None = None, status: int = 200) -> dict[str, Any]:
-    """POST an action and check the answer's status."""
-    headers = {"Idempotency-Key": key} if key else {}
+    """POST an action as ``who`` (an officer's headers) and check the answer's status."""
+    headers = {**who, **({"Idempotency-Key": key} if key else {})}
     response = await wf.client.post(f"/v1/cases/{code}/actions", json=body, headers=headers)
     assert response.status_code == status, response.text
     return response.json()
@@ -201,6 +216,13 @@ async def outbox_events(wf: RunningService, code: str | None = None) -> list[Env
             query = query.where(outbox_table.c.aggregate_key == code)
         rows = (await session.execute(query)).scalars().all()
     return [Envelope.from_bytes(r) for r in rows]
+
+
+async def inbox_count(wf: RunningService, consumer: str) -> int:
+    """Events (of any type) a durable consumer of workflow applied."""
+    async with wf.runtime.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(inbox_table)
+                                        .where(inbox_table.c.consumer == consumer)) or 0)
 
 
 def types(events: list[Envelope]) -> list[str]:

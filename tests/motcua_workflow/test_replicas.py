@@ -74,12 +74,14 @@ class TestReplicas:
             code = intake.code(a)
             await intake.receive(code, a, at(2026, 3, 2, 8))
             case = await wait_case(one, code, status=2)
-        body = {"action": "forward", "actor": officer(a, "specialist")}
+        body = {"action": "forward"}
+        processor = officer(mesh, a, "processor")
 
         # The same request (one Idempotency-Key) retried against both replicas at once.
         answers = await asyncio.gather(*[
             r.client.post(f"/v1/cases/{code}/actions", json=body,
-                          headers={"Idempotency-Key": "same-click"}) for r in (one, two)])
+                          headers={"Idempotency-Key": "same-click", **processor})
+            for r in (one, two)])
         assert sorted(r.status_code for r in answers) in ([200, 200], [200, 409])
         if all(r.status_code == 200 for r in answers):
             assert any(r.headers.get("idempotent-replayed") == "true" for r in answers)
@@ -89,10 +91,10 @@ class TestReplicas:
 
         # Two officers acting on the same version: one wins, the other is told it changed.
         version = (await wait_case(one, code, current_step="approve"))["version"]
-        leader = officer(a, "leader")
+        leader = officer(mesh, a, "approver")
         answers = await asyncio.gather(*[
-            r.client.post(f"/v1/cases/{code}/actions", json={
-                "action": "approve", "actor": leader, "expected_version": version})
+            r.client.post(f"/v1/cases/{code}/actions", headers=leader, json={
+                "action": "approve", "expected_version": version})
             for r in (one, two)])
         assert sorted(r.status_code for r in answers) == [200, 409]
         assert next(r for r in answers if r.status_code == 409).json()["code"] == \

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from motcua.auth import owner_ref
 from motcua.contracts.intake import DossierReceivedV1
 from motcua.testing import Mesh, wait_for
-from tests.e2e.helpers import dossier_body, inbox_count, start_slice
+from tests.e2e.helpers import dossier_body, start_slice
 from tests.motcua_workflow.helpers import (
     Intake,
     ManualClock,
     act,
     agency,
     at,
+    inbox_count,
     officer,
     outbox_events,
     start_workflow,
+    types,
     wait_case,
 )
 
@@ -76,8 +79,8 @@ class TestIntakeEvents:
             await intake.receive(code, a, at(2026, 3, 2, 8))
             await wait_case(wf, code, status=2)
             clock.set(at(2026, 3, 3, 9))
-            await act(wf, code, {"action": "request_supplement",
-                                 "actor": officer(a, "specialist"), "items": ["tờ khai"]})
+            await act(wf, code, {"action": "request_supplement", "items": ["tờ khai"]},
+                      officer(mesh, a, "processor"))
             clock.set(at(2026, 3, 4, 9))
             await intake.withdrawn(code, a)
             case = await wait_case(wf, code, status=7)
@@ -101,14 +104,52 @@ class TestIntakeEvents:
     async def test_intake_submission_opens_a_case_bound_to_the_default(self, mesh: Mesh) -> None:
         svc = await start_slice(mesh, "intake")
         wf = await start_workflow(mesh, ManualClock(at(2026, 3, 2, 8)))
+        desk = mesh.mint.officer(agency(mesh), "receptionist")
         response = await svc["intake"].client.post(
-            "/v1/dossiers", json=dossier_body(agency(mesh)))
+            "/v1/dossiers", json=dossier_body(agency(mesh)), headers=desk)
         assert response.status_code == 201, response.text
         case = await wait_case(wf, response.json()["code"], status=1)
         assert case["definition"] == {"procedure_code": "1.001193", "version": 1}
         definition = (await wf.client.get("/v1/process-definitions/1.001193")).json()
         assert definition["source"] == "default"
         assert [s["budget_hours"] for s in definition["definition"]["steps"]] == [5, 2, 1]
+
+
+class TestOwnerReference:
+    async def test_every_case_event_carries_the_owner_reference(self, mesh: Mesh) -> None:
+        wf = await start_workflow(mesh, ManualClock(at(2026, 3, 2, 8)))
+        a = agency(mesh)
+        key = wf.settings.resolved_owner_ref_key()
+        ref, corrected = owner_ref("038095001234", key), owner_ref("038095004321", key)
+        async with Intake(mesh) as intake:
+            code, late = intake.code(a), intake.code(a)
+            await intake.submit(code, a, owner_ref=ref)
+            # Reception without a reference keeps the submission's.
+            await intake.receive(code, a, at(2026, 3, 2, 8))
+            await wait_case(wf, code, status=2)
+            # A submission without one; reception names (and corrects) the owner.
+            await intake.submit(late, a)
+            await wait_case(wf, late, status=1)
+            await intake.receive(late, a, at(2026, 3, 2, 8), owner_ref=corrected)
+            await wait_case(wf, late, status=2)
+        for action, role in (("forward", "processor"), ("approve", "approver")):
+            await act(wf, code, {"action": action}, officer(mesh, a, role))
+        result = {"name": "giay-khai-sinh.pdf", "media_type": "application/pdf",
+                  "sha256": "b" * 64, "reference": "s3://results/2"}
+        await act(wf, code, {"action": "complete", "result": result},
+                  officer(mesh, a, "receptionist"))
+
+        events = await outbox_events(wf, code)
+        assert {"started", "status_changed", "handed_over", "completed"} <= set(types(events))
+        assert {e.data["owner_ref"] for e in events} == {ref}
+        later = await outbox_events(wf, late)
+        assert [(types([e])[0], e.data["status"], e.data["owner_ref"]) for e in later
+                if e.type.endswith("status_changed.v1")] == [("status_changed", 1, None),
+                                                             ("status_changed", 2, corrected)]
+        # The owner reads the deadline with the reference reception gave.
+        mine = await wf.client.get(f"/v1/cases/{late}/deadline",
+                                   headers=mesh.mint.citizen("038095004321"))
+        assert mine.status_code == 200, mine.text
 
 
 async def _inbox_at_least(wf, n: int) -> bool:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from motcua.testing import Mesh, wait_for
 from tests.motcua_workflow.helpers import (
+    DEFINITIONS_ADMIN,
     Intake,
     ManualClock,
     act,
@@ -28,17 +29,17 @@ extension: {amount: 3, unit: working_days}
 steps:
   - key: process
     name_vi: Thụ lý hồ sơ
-    role: specialist
+    role: processor
     budget_hours: 16
     actions: [forward, request_supplement, transfer, refuse]
   - key: approve
     name_vi: Phê duyệt
-    role: leader
+    role: approver
     budget_hours: 8
     actions: [approve, sign, send_back]
   - key: result
     name_vi: Trả kết quả
-    role: desk_officer
+    role: receptionist
     budget_hours: 8
     actions: [complete, return_result, transfer, send_back]
 """
@@ -53,11 +54,12 @@ class TestLifecycle:
         clock = ManualClock(at(2026, 3, 2, 8))
         wf = await start_workflow(mesh, clock)
         commune, province = agency(mesh, 1), agency(mesh, 0)
-        specialist = officer(commune, "specialist", "s1")
+        specialist = officer(mesh, commune, "processor", name="s1")
 
         imported = await wf.client.post("/v1/process-definitions/import",
                                         content=DEFINITION_YAML.encode(),
-                                        headers={"content-type": "application/yaml"})
+                                        headers={"content-type": "application/yaml",
+                                                 **mesh.mint.service(*DEFINITIONS_ADMIN)})
         assert imported.status_code == 200, imported.text
         assert imported.json()[0]["version"] == 1
 
@@ -75,23 +77,21 @@ class TestLifecycle:
 
             inbox = (await wf.client.get("/v1/tasks", params={"agency": commune})).json()
             assert [(t["step_key"], t["role"]) for t in inbox["items"]] == [
-                ("process", "specialist")]
+                ("process", "processor")]
             task_id = inbox["items"][0]["id"]
-            claimed = await wf.client.post(f"/v1/tasks/{task_id}/claim",
-                                           json={"actor": specialist})
+            claimed = await wf.client.post(f"/v1/tasks/{task_id}/claim", headers=specialist)
             assert claimed.json()["assignee_id"] == "s1@" + commune
-            other = officer(commune, "specialist", "s2")
-            refused = await act(wf, code, {"action": "forward", "actor": other}, status=409)
+            other = officer(mesh, commune, "processor", name="s2")
+            refused = await act(wf, code, {"action": "forward"}, other, status=409)
             assert refused["code"] == "task.claimed_by_other"
 
             # Tue 03/03 09:00: a supplement request stops the clock (status 5).
             clock.set(at(2026, 3, 3, 9))
-            case = await act(wf, code, {"action": "request_supplement", "actor": specialist,
+            case = await act(wf, code, {"action": "request_supplement",
                                         "items": ["Bản sao giấy tờ tùy thân"]},
-                             key="supp-1")
+                             specialist, key="supp-1")
             assert case["status"] == 5 and case["due_at"] is None
-            paused = await act(wf, code, {"action": "forward", "actor": specialist},
-                               status=409)
+            paused = await act(wf, code, {"action": "forward"}, specialist, status=409)
             assert paused["code"] == "case.paused"
 
             # Thu 05/03 09:00: the supplement arrives; 16 working hours were paused.
@@ -104,15 +104,22 @@ class TestLifecycle:
             assert deadline["history"][-1]["paused_minutes"] == 16 * 60
 
         # Transfer to the province level; the commune cannot act until it is acknowledged.
-        case = await act(wf, code, {"action": "transfer", "actor": specialist,
+        case = await act(wf, code, {"action": "transfer",
                                     "to_agency_code": province, "to_level": "province",
-                                    "reason": "Thuộc thẩm quyền cấp tỉnh"})
+                                    "reason": "Thuộc thẩm quyền cấp tỉnh"}, specialist)
         assert case["current_agency_code"] == province
-        waiting = await act(wf, code, {"action": "forward", "actor": specialist}, status=409)
+        waiting = await act(wf, code, {"action": "forward"}, specialist, status=409)
         assert waiting["code"] == "case.awaiting_acknowledgement"
+        # The commune, which sent it, may not acknowledge for the province.
+        sender = await act(wf, code, {"action": "acknowledge"}, specialist, status=403)
+        assert sender["code"] == "auth.agency_forbidden"
         clock.set(at(2026, 3, 5, 10))
-        p_specialist = officer(province, "specialist", "p1")
-        await act(wf, code, {"action": "acknowledge", "actor": p_specialist})
+        p_specialist = officer(mesh, province, "processor", name="p1")
+        await act(wf, code, {"action": "acknowledge"}, p_specialist)
+        # Acknowledged: the commune still sees the case, but no longer acts on it.
+        assert (await wf.client.get(f"/v1/cases/{code}", headers=specialist)).status_code == 200
+        gone = await act(wf, code, {"action": "forward"}, specialist, status=403)
+        assert gone["code"] == "auth.agency_forbidden"
 
         # Mon 09/03 10:00: "due soon" fires; 16 h of steps remain and only 14 h are left
         # before Wed 11/03 08:00, so the apology is drafted (at least a day before).
@@ -124,25 +131,25 @@ class TestLifecycle:
         assert instant(apology["notice_deadline"]) == at(2026, 3, 10, 8)
         assert code in apology["text_vi"]
 
-        await act(wf, code, {"action": "forward", "actor": p_specialist})
-        leader = officer(province, "leader", "l1")
-        extended = await wf.client.post(f"/v1/cases/{code}/extension", json={"actor": leader},
-                                        headers={"Idempotency-Key": "ext-1"})
+        await act(wf, code, {"action": "forward"}, p_specialist)
+        leader = officer(mesh, province, "approver", name="l1")
+        extended = await wf.client.post(f"/v1/cases/{code}/extension", json={},
+                                        headers={"Idempotency-Key": "ext-1", **leader})
         assert extended.status_code == 200, extended.text
         assert instant(extended.json()["new_due_at"]) == at(2026, 3, 16, 8)
         assert extended.json()["notice_in_time"] is True
         # The same request again is a replay, not a second extension ...
-        replay = await wf.client.post(f"/v1/cases/{code}/extension", json={"actor": leader},
-                                      headers={"Idempotency-Key": "ext-1"})
+        replay = await wf.client.post(f"/v1/cases/{code}/extension", json={},
+                                      headers={"Idempotency-Key": "ext-1", **leader})
         assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
         # ... and any other attempt to move the appointment again is refused.
-        again = await wf.client.post(f"/v1/cases/{code}/extension", json={
-            "actor": leader, "new_due_at": "2026-03-20T17:00:00+07:00", "reason": "again"})
+        again = await wf.client.post(f"/v1/cases/{code}/extension", headers=leader, json={
+            "new_due_at": "2026-03-20T17:00:00+07:00", "reason": "again"})
         assert again.status_code == 409
         assert again.headers["content-type"] == "application/problem+json"
         assert again.json()["code"] == "case.extension_already_used"
 
-        case = await act(wf, code, {"action": "approve", "actor": leader})
+        case = await act(wf, code, {"action": "approve"}, leader)
         assert case["current_step"] == "result" and case["extended"] is True
         assert instant(case["due_at"]) == at(2026, 3, 16, 8)
         assert instant(case["statutory_due_at"]) == at(2026, 3, 11, 8)
@@ -150,22 +157,21 @@ class TestLifecycle:
         # Thu 12/03: the province sends the result back to the commune desk, which
         # completes (status 9) and returns it (status 10).
         clock.set(at(2026, 3, 12, 9))
-        p_desk = officer(province, "desk_officer", "pd")
-        await act(wf, code, {"action": "transfer", "actor": p_desk, "to_agency_code": commune,
-                             "to_level": "commune", "reason": "Trả kết quả tại xã"})
-        desk = officer(commune, "desk_officer", "d1")
-        await act(wf, code, {"action": "acknowledge", "actor": desk})
+        p_desk = officer(mesh, province, "receptionist", name="pd")
+        await act(wf, code, {"action": "transfer", "to_agency_code": commune,
+                             "to_level": "commune", "reason": "Trả kết quả tại xã"}, p_desk)
+        desk = officer(mesh, commune, "receptionist", name="d1")
+        await act(wf, code, {"action": "acknowledge"}, desk)
         result = {"name": "giay-khai-sinh.pdf", "media_type": "application/pdf",
                   "sha256": "a" * 64, "size_bytes": 12345, "reference": "s3://results/1"}
-        case = await act(wf, code, {"action": "complete", "actor": desk, "result": result})
+        case = await act(wf, code, {"action": "complete", "result": result}, desk)
         assert case["status"] == 9
         # Finished Thu 12/03 after the statutory Wed 11/03: late (the extension does not
         # make it on time).
         assert case["classification"] == "late"
-        case = await act(wf, code, {"action": "return_result", "actor": desk,
-                                    "channel": "direct"})
+        case = await act(wf, code, {"action": "return_result", "channel": "direct"}, desk)
         assert case["status"] == 10 and case["returned_at"] is not None
-        closed = await act(wf, code, {"action": "forward", "actor": desk}, status=409)
+        closed = await act(wf, code, {"action": "forward"}, desk, status=409)
         assert closed["code"] == "case.closed"
 
         # The control slip verifies, and every step is in it.
@@ -195,8 +201,8 @@ class TestLifecycle:
         handovers = [(e.data["from_step"], e.data["to_step"], e.data["actor_role"],
                       e.data["actor_agency_code"]) for e in events
                      if e.type.endswith("handed_over.v1")]
-        assert handovers == [("process", "approve", "specialist", province),
-                             ("approve", "result", "leader", province)]
+        assert handovers == [("process", "approve", "processor", province),
+                             ("approve", "result", "approver", province)]
         completed = next(e for e in events if e.type.endswith("completed.v1"))
         assert completed.data["result"]["sha256"] == "a" * 64
         assert completed.data["classification"] == "late"

@@ -59,24 +59,38 @@ class TestValidation:
         spec = _spec()
         assert spec.index("b") == 1 and spec.step("a").budget_minutes(8) == 360
 
+    def test_earlier_role_names_are_read_as_mesh_roles(self):
+        # Stored before mesh tokens: specialist, leader, desk_officer.
+        spec = _spec()
+        assert [s.role for s in spec.steps] == ["processor", "approver"]
+        assert _spec(steps=[{"key": "a", "name_vi": "A", "role": "desk_officer",
+                             "budget_hours": 1, "actions": ["complete", "return_result"]}]
+                     ).steps[0].role == "receptionist"
+
+    @pytest.mark.parametrize("role", ["auditor", "police_officer", "Processor"])
+    def test_a_step_role_is_an_acting_officer_role(self, role):
+        with pytest.raises(ValidationError, match=r"steps\.0\.role"):
+            _spec(steps=[{"key": "a", "name_vi": "A", "role": role, "budget_hours": 1,
+                          "actions": ["complete", "return_result"]}])
+
     @pytest.mark.parametrize(("change", "message"), [
         ({"statutory_time": {"amount": 4, "unit": "working_hours"}}, "more than the statutory"),
         ({"statutory_time": None}, "need a statutory_time"),
-        ({"steps": [{"key": "a", "name_vi": "A", "role": "r", "budget_hours": 1,
+        ({"steps": [{"key": "a", "name_vi": "A", "role": "processor", "budget_hours": 1,
                      "actions": ["forward"]}]}, "some step must allow complete"),
-        ({"steps": [{"key": "a", "name_vi": "A", "role": "r", "budget_hours": 1,
+        ({"steps": [{"key": "a", "name_vi": "A", "role": "processor", "budget_hours": 1,
                      "actions": ["complete"]}]}, "must allow return_result"),
-        ({"steps": [{"key": "a", "name_vi": "A", "role": "r", "budget_percent": 60,
+        ({"steps": [{"key": "a", "name_vi": "A", "role": "processor", "budget_percent": 60,
                      "actions": ["complete", "return_result"]},
-                    {"key": "a", "name_vi": "B", "role": "r", "budget_percent": 30,
+                    {"key": "a", "name_vi": "B", "role": "processor", "budget_percent": 30,
                      "actions": ["forward"]}]}, "unique"),
-        ({"steps": [{"key": "a", "name_vi": "A", "role": "r", "budget_percent": 80,
+        ({"steps": [{"key": "a", "name_vi": "A", "role": "processor", "budget_percent": 80,
                      "actions": ["complete", "return_result"]},
-                    {"key": "b", "name_vi": "B", "role": "r", "budget_percent": 30,
+                    {"key": "b", "name_vi": "B", "role": "processor", "budget_percent": 30,
                      "actions": ["forward"]}]}, "100 percent"),
-        ({"steps": [{"key": "a", "name_vi": "A", "role": "r", "budget_percent": 50,
+        ({"steps": [{"key": "a", "name_vi": "A", "role": "processor", "budget_percent": 50,
                      "actions": ["complete", "return_result"]},
-                    {"key": "b", "name_vi": "B", "role": "r", "budget_hours": 1,
+                    {"key": "b", "name_vi": "B", "role": "processor", "budget_hours": 1,
                      "actions": ["forward"]}]}, "all budget_hours or all budget_percent"),
         ({"procedure_code": "H56-1"}, "pattern"),
     ])

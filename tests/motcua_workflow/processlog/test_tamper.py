@@ -27,10 +27,10 @@ async def _case_with_log(mesh: Mesh):
         await intake.submit(code, a)
         await intake.receive(code, a, at(2026, 3, 2, 8))
         await wait_case(wf, code, status=2)
-    specialist = officer(a, "specialist")
-    await act(wf, code, {"action": "forward", "actor": specialist})
-    await act(wf, code, {"action": "send_back", "actor": officer(a, "leader")})
-    await act(wf, code, {"action": "forward", "actor": specialist})
+    specialist = officer(mesh, a, "processor")
+    await act(wf, code, {"action": "forward"}, specialist)
+    await act(wf, code, {"action": "send_back"}, officer(mesh, a, "approver"))
+    await act(wf, code, {"action": "forward"}, specialist)
     return wf, code
 
 

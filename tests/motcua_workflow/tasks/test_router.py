@@ -37,26 +37,31 @@ class TestInbox:
         assert len(rest["items"]) == 1 and rest["next_cursor"] is None
         first, second = page["items"][0], rest["items"][0]
 
-        s1, s2 = officer(a, "specialist", "s1"), officer(a, "specialist", "s2")
-        claimed = await wf.client.post(f"/v1/tasks/{first['id']}/claim", json={"actor": s1})
+        s1 = officer(mesh, a, "processor", name="s1")
+        s2 = officer(mesh, a, "processor", name="s2")
+        claimed = await wf.client.post(f"/v1/tasks/{first['id']}/claim", headers=s1)
         assert claimed.status_code == 200
-        again = await wf.client.post(f"/v1/tasks/{first['id']}/claim", json={"actor": s1})
+        again = await wf.client.post(f"/v1/tasks/{first['id']}/claim", headers=s1)
         assert again.status_code == 200  # claiming one's own task again is harmless
-        taken = await wf.client.post(f"/v1/tasks/{first['id']}/claim", json={"actor": s2})
+        taken = await wf.client.post(f"/v1/tasks/{first['id']}/claim", headers=s2)
         assert taken.status_code == 409 and taken.json()["code"] == "task.claimed_by_other"
-        leader = officer(a, "leader", "l1")
-        wrong_role = await wf.client.post(f"/v1/tasks/{second['id']}/claim",
-                                          json={"actor": leader})
+        leader = officer(mesh, a, "approver", name="l1")
+        wrong_role = await wf.client.post(f"/v1/tasks/{second['id']}/claim", headers=leader)
         assert wrong_role.status_code == 403
-        assert wrong_role.json()["code"] == "task.role_not_allowed"
+        assert wrong_role.json()["code"] == "auth.agency_forbidden"
         elsewhere = await wf.client.post(f"/v1/tasks/{second['id']}/claim",
-                                         json={"actor": officer(b, "specialist")})
+                                         headers=officer(mesh, b, "processor"))
         assert elsewhere.status_code == 403
+        assert elsewhere.json()["code"] == "auth.agency_forbidden"
+        by_processor = await wf.client.post(f"/v1/tasks/{second['id']}/assignment",
+                                            json={"assignee_id": "s2@" + a}, headers=s1)
+        assert by_processor.status_code == 403
         assigned = await wf.client.post(f"/v1/tasks/{second['id']}/assignment",
-                                        json={"actor": leader, "assignee_id": "s2@" + a})
+                                        json={"assignee_id": "s2@" + a}, headers=leader)
         assert assigned.json()["assignee_id"] == "s2@" + a
 
-        mine = (await wf.client.get("/v1/tasks", params={"assignee": "s1@" + a})).json()
+        mine = (await wf.client.get("/v1/tasks", params={"assignee": "s1@" + a},
+                                    headers=s1)).json()
         assert [t["id"] for t in mine["items"]] == [first["id"]]
         counts = (await wf.client.get("/v1/tasks/counts", params={"agency": a})).json()
         assert counts == {"agency_code": a, "open": 2, "unassigned": 0, "due_soon": 0,
@@ -76,11 +81,11 @@ class TestInbox:
         assert len(overdue["items"]) == 2
 
         # Acting on a claimed task's case takes that officer; the next step's task is new.
-        await act(wf, first["dossier_code"], {"action": "forward", "actor": s1})
-        done = (await wf.client.get(f"/v1/tasks/{first['id']}")).json()
-        assert (done["state"], done["done_by"], done["outcome"]) == ("done", s1["id"],
+        await act(wf, first["dossier_code"], {"action": "forward"}, s1)
+        done = (await wf.client.get(f"/v1/tasks/{first['id']}", headers=s1)).json()
+        assert (done["state"], done["done_by"], done["outcome"]) == ("done", "s1@" + a,
                                                                      "forward")
-        leaders = (await wf.client.get("/v1/tasks", params={"agency": a, "role": "leader"})
+        leaders = (await wf.client.get("/v1/tasks", params={"agency": a, "role": "approver"})
                    ).json()
         assert [t["step_key"] for t in leaders["items"]] == ["approve"]
 

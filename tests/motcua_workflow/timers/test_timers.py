@@ -66,8 +66,8 @@ class TestAlerts:
             await intake.receive(code, a, at(2026, 3, 2, 8))
             await wait_case(wf, code, status=2)
         # The case moves fast: at the last step with its whole budget left.
-        await act(wf, code, {"action": "forward", "actor": officer(a, "specialist")})
-        await act(wf, code, {"action": "approve", "actor": officer(a, "leader")})
+        await act(wf, code, {"action": "forward"}, officer(mesh, a, "processor"))
+        await act(wf, code, {"action": "approve"}, officer(mesh, a, "approver"))
         clock.set(at(2026, 3, 6, 9))
         soon = await wait_for(lambda: _events_of(wf, code, "due_soon"), what="due soon")
         assert soon[0].data["predicted_late"] is False
@@ -82,8 +82,8 @@ class TestAlerts:
             await intake.receive(code, a, at(2026, 3, 2, 8))
             await wait_case(wf, code, status=2)
         clock.set(at(2026, 3, 2, 10))
-        await act(wf, code, {"action": "transfer", "actor": officer(a, "specialist"),
-                             "to_agency_code": province, "to_level": "province"})
+        await act(wf, code, {"action": "transfer", "to_agency_code": province,
+                             "to_level": "province"}, officer(mesh, a, "processor"))
         # Two working hours: 10:00 → 11:30 and 13:30 → 14:00. At 13:59 nothing yet.
         clock.set(at(2026, 3, 2, 13, 59))
         inbox = (await wf.client.get("/v1/tasks", params={"agency": province})).json()
@@ -96,7 +96,7 @@ class TestAlerts:
         counts = (await wf.client.get("/v1/tasks/counts", params={"agency": province})).json()
         assert counts["overdue"] == 1
         # Acknowledging late is still possible and logged as late.
-        await act(wf, code, {"action": "acknowledge", "actor": officer(province, "specialist")})
+        await act(wf, code, {"action": "acknowledge"}, officer(mesh, province, "receptionist"))
         log = (await wf.client.get(f"/v1/cases/{code}/process-log")).json()
         assert log[-1]["action"] == "acknowledged" and log[-1]["detail"]["late"] is True
 
@@ -111,9 +111,8 @@ class TestRestart:
             await intake.submit(first, a)
             await intake.receive(first, a, at(2026, 3, 2, 8))
             await wait_case(wf, first, status=2)
-            specialist = officer(a, "specialist")
-            await act(wf, first, {"action": "request_supplement", "actor": specialist,
-                                  "items": ["tờ khai"]})
+            await act(wf, first, {"action": "request_supplement", "items": ["tờ khai"]},
+                      officer(mesh, a, "processor"))
             await mesh.stop("workflow")
 
             # While workflow is down: the supplement arrives, a new dossier is received,

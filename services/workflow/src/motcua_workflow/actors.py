@@ -1,5 +1,8 @@
-"""Who acts on a case. Authentication is issue 5: until it lands, action bodies name the
-officer, and these types are what a later ``CurrentOfficer`` dependency will produce."""
+"""Who acts on a case, as recorded in the process log and on events.
+
+An officer's :class:`Actor` is built from their mesh token (``access.acting``): the id
+is the token's subject, never a field of a request body.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ class Actor(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(min_length=1, max_length=100, description="Officer id")
     role: str = Field(pattern=r"^[a-z][a-z0-9_]{0,59}$",
-                      description="Role, e.g. specialist, leader, desk_officer")
+                      description="Role acted in, e.g. processor, approver, receptionist")
     agency_code: str = Field(pattern=r"^[0-9A-Z.]{1,35}$", description="Agency acted for")
 
 

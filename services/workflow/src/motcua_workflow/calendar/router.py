@@ -1,4 +1,4 @@
-"""The public calendar API: due dates, working time and days off, per agency."""
+"""The public calendar API: due dates, working time and days off, per agency (no token)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
+from motcua.auth import PUBLIC
 from motcua.calendar import TIMEZONE, Calendar
 from motcua.errors import FieldError, ValidationFailed, problems
 from motcua_workflow.calendar.schemas import DayOffRead, DaysRead, DueDateRead, WorkingTimeRead
@@ -31,7 +32,8 @@ def _hours_text(cal: Calendar) -> str:
     return ", ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in cal.office_hours.periods)
 
 
-@router.get("/due-date", operation_id="computeDueDate", responses=problems())
+@router.get("/due-date", operation_id="computeDueDate", responses=problems(),
+            dependencies=[PUBLIC])
 async def due_date(
     wf: WorkflowDep,
     start: Annotated[AwareDatetime, Query(description="Arrival, ISO 8601 with offset")],
@@ -50,7 +52,8 @@ async def due_date(
     return DueDateRead.of(due, agency=agency, office_hours=_hours_text(cal))
 
 
-@router.get("/working-time", operation_id="computeWorkingTime", responses=problems(RangeInvalid))
+@router.get("/working-time", operation_id="computeWorkingTime", responses=problems(RangeInvalid),
+            dependencies=[PUBLIC])
 async def working_time(
     wf: WorkflowDep,
     start: Annotated[AwareDatetime, Query(description="ISO 8601 with offset")],
@@ -72,7 +75,8 @@ async def working_time(
         text_en=f"{days} working day(s) {hours} h {mins} min")
 
 
-@router.get("/days-off", operation_id="listDaysOff", responses=problems(RangeInvalid))
+@router.get("/days-off", operation_id="listDaysOff", responses=problems(RangeInvalid),
+            dependencies=[PUBLIC])
 async def days_off(wf: WorkflowDep, first: date, last: date,
                    agency: AgencyQuery = None) -> DaysRead:
     """Non-working days from ``first`` to ``last`` inclusive, with reasons. Public."""

@@ -1,9 +1,11 @@
 """Officer actions on a case: hand-overs, supplement requests, transfers, results.
 
-Each action is checked against the case (open, not paused, held by the actor's agency,
-at the expected version), against the step of its bound definition (action allowed,
-role), and against the step's task (not claimed by someone else), then applied in the
-caller's transaction with its log entry and events.
+Each action is checked against the case (open, received, not waiting for a transfer's
+acknowledgement, at the expected version), against the caller (the role the current step
+of its bound definition demands, in the agency holding the case), against the step
+(action allowed, not paused) and its task (not claimed by someone else), then applied in
+the caller's transaction with its log entry and events. The acting officer is the
+token's subject.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.auth import Principal
 from motcua.contracts.workflow import (
     CaseCompletedV1,
     CaseHandedOverV1,
@@ -22,6 +25,7 @@ from motcua.contracts.workflow import (
     ResultDocument,
 )
 from motcua.ids import new_id
+from motcua_workflow.access import ACTING_ROLES, acting
 from motcua_workflow.actors import SYSTEM, Actor
 from motcua_workflow.cases import core
 from motcua_workflow.cases import service as cases
@@ -34,13 +38,11 @@ from motcua_workflow.cases.errors import (
     CaseNotReceived,
     CasePaused,
     CaseVersionConflict,
-    HeldByOtherAgency,
     MembersUnfinished,
     NoNextStep,
     NoPreviousStep,
     NotFinished,
     NothingToAcknowledge,
-    RoleNotAllowed,
     StepUnknown,
     TaskClaimedByOther,
     TransferToSameAgency,
@@ -73,9 +75,13 @@ from motcua_workflow.definitions.schemas import DefinitionSpec
 from motcua_workflow.processlog import service as processlog
 
 
-async def act(session: AsyncSession, wf: Workflow, dossier_code: str,
+async def act(session: AsyncSession, wf: Workflow, who: Principal, dossier_code: str,
               body: CaseAction) -> Case:
-    """Apply one officer action to the case of ``dossier_code``."""
+    """Apply one officer action to the case of ``dossier_code``.
+
+    ``who`` must hold the current step's role in the agency holding the case (403
+    ``auth.agency_forbidden`` otherwise); the acting officer recorded is ``who.subject``.
+    """
     case = await core.lock_for_change(session, dossier_code)
     now = wf.clock.now()
     if body.expected_version is not None and body.expected_version != case.version:
@@ -86,43 +92,41 @@ async def act(session: AsyncSession, wf: Workflow, dossier_code: str,
     if case.received_at is None:
         raise CaseNotReceived(f"{dossier_code} has not been received")
     if isinstance(body, Acknowledge):
-        return await _acknowledge(session, wf, case, body, now)
+        return await _acknowledge(session, wf, case, who, now)
     if await core.pending_leg(session, case) is not None:
         raise AwaitingAcknowledgement(f"{dossier_code} waits for "
                                       f"{case.current_agency_code} to acknowledge it")
-    if case.current_agency_code != body.actor.agency_code:
-        raise HeldByOtherAgency(f"{dossier_code} is held by {case.current_agency_code}")
     spec = await core.spec(session, case)
     step = spec.step(case.current_step)
-    assert step is not None
+    assert step is not None and case.current_agency_code is not None
+    who.ensure_agency(case.current_agency_code, step.role)
+    actor = Actor(id=who.subject, role=step.role, agency_code=case.current_agency_code)
     if body.action not in step.actions:
         raise ActionNotAllowed(f"step {step.key!r} allows {', '.join(step.actions)}",
                                allowed=list(step.actions))
-    if body.actor.role != step.role:
-        raise RoleNotAllowed(f"step {step.key!r} is done by {step.role!r}")
     if case.is_paused and not isinstance(body, Refuse):
-        raise CasePaused(f"{dossier_code} waits for the applicant's supplement")
+        raise CasePaused(f"{dossier_code} waits for the applicant (status {case.status})")
     if case.status == FINISHED and not isinstance(body, ReturnResult):
         raise ActionNotAllowed("the case is finished; only return_result is left",
                                allowed=["return_result"])
     for task in await core.open_tasks(session, case):
-        if task.assignee_id not in (None, body.actor.id):
+        if task.assignee_id not in (None, actor.id):
             raise TaskClaimedByOther(f"the task is claimed by {task.assignee_id}")
     match body:
         case Advance() | SendBack():
-            await _move(session, wf, case, spec, body, now)
+            await _move(session, wf, case, spec, body, actor, now)
         case RequestSupplement():
-            await _request_supplement(session, wf, case, body, now)
+            await _request_supplement(session, wf, case, body, actor, now)
         case Transfer():
-            await _transfer(session, wf, case, body, now)
+            await _transfer(session, wf, case, body, actor, now)
         case Refuse():
             await cases.close(session, wf, case, STOPPED, action="refused",
-                              reason="; ".join(body.reasons), actor=body.actor,
+                              reason="; ".join(body.reasons), actor=actor,
                               detail={"reasons": body.reasons, "note": body.note})
         case Complete():
-            await complete(session, wf, case, body.actor, body.result, now, note=body.note)
+            await complete(session, wf, case, actor, body.result, now, note=body.note)
         case ReturnResult():
-            await _return(session, wf, case, body, now)
+            await _return(session, wf, case, body, actor, now)
     await core.reschedule(session, wf, case)
     await session.flush()
     return case
@@ -139,7 +143,7 @@ def _begin_processing(session: AsyncSession, wf: Workflow, case: Case, actor: Ac
 
 
 async def _move(session: AsyncSession, wf: Workflow, case: Case, spec: DefinitionSpec,
-                body: Advance | SendBack, now: datetime) -> None:
+                body: Advance | SendBack, actor: Actor, now: datetime) -> None:
     index = spec.index(case.current_step)
     if body.to_step is not None:
         target = spec.index(body.to_step)
@@ -156,32 +160,32 @@ async def _move(session: AsyncSession, wf: Workflow, case: Case, spec: Definitio
         if index == 0:
             raise NoPreviousStep(f"{case.current_step!r} is the first step")
         target = index - 1
-    await core.close_tasks(session, case, at=now, by=body.actor.id, outcome=body.action)
+    await core.close_tasks(session, case, at=now, by=actor.id, outcome=body.action)
     detail = {"from_step": case.current_step, "to_step": spec.steps[target].key,
               "note": body.note}
     from_step, case.current_step = case.current_step, spec.steps[target].key
-    _begin_processing(session, wf, case, body.actor, now, body.action, detail)
+    _begin_processing(session, wf, case, actor, now, body.action, detail)
     task = await core.open_step_task(session, wf, case, at=now)
     core.emit(session, wf, case, CaseHandedOverV1, at=now, action=body.action,
-              from_step=from_step, to_step=case.current_step, actor_id=body.actor.id,
-              actor_role=body.actor.role, actor_agency_code=body.actor.agency_code,
+              from_step=from_step, to_step=case.current_step, actor_id=actor.id,
+              actor_role=actor.role, actor_agency_code=actor.agency_code,
               note=body.note, step_due_at=task.due_at)
 
 
 async def _request_supplement(session: AsyncSession, wf: Workflow, case: Case,
-                              body: RequestSupplement, now: datetime) -> None:
+                              body: RequestSupplement, actor: Actor, now: datetime) -> None:
     if case.parent_case_id is not None:
         raise BundleMemberAction("ask for a supplement through the bundle's case")
     count = case.supplement_requests + 1
     request = SupplementRequest(id=new_id(), case_id=case.id, seq=count, items=body.items,
                                 reason=body.reason, requested_at=now,
-                                requested_by=body.actor.id)
+                                requested_by=actor.id)
     session.add(request)
     case.supplement_requests = count
-    await core.add_ledger_entry(session, wf, case, kind="pause", at=now, actor=body.actor,
+    await core.add_ledger_entry(session, wf, case, kind="pause", at=now, actor=actor,
                                 reason="supplement requested", ref=request.id)
-    await core.close_tasks(session, case, at=now, by=body.actor.id, outcome=body.action)
-    core.change_status(session, wf, case, SUPPLEMENT, at=now, actor=body.actor,
+    await core.close_tasks(session, case, at=now, by=actor.id, outcome=body.action)
+    core.change_status(session, wf, case, SUPPLEMENT, at=now, actor=actor,
                        action="supplement_requested", reason=body.reason,
                        detail={"items": body.items, "request_id": request.id,
                                "request_count": count})
@@ -190,7 +194,7 @@ async def _request_supplement(session: AsyncSession, wf: Workflow, case: Case,
 
 
 async def _transfer(session: AsyncSession, wf: Workflow, case: Case, body: Transfer,
-                    now: datetime) -> None:
+                    actor: Actor, now: datetime) -> None:
     if body.to_agency_code == case.current_agency_code:
         raise TransferToSameAgency(f"{case.dossier_code} is already at {body.to_agency_code}")
     cal = wf.calendars.for_agency(body.to_agency_code)
@@ -205,13 +209,13 @@ async def _transfer(session: AsyncSession, wf: Workflow, case: Case, body: Trans
     leg = TransferLeg(id=new_id(), case_id=case.id, leg=number,
                       from_agency_code=case.current_agency_code or case.agency_code,
                       to_agency_code=body.to_agency_code, to_level=body.to_level,
-                      reason=body.reason, sent_at=now, sent_by=body.actor.id,
+                      reason=body.reason, sent_at=now, sent_by=actor.id,
                       acknowledge_by=acknowledge_by, budget_minutes=budget_minutes,
                       leg_due_at=leg_due)
     session.add(leg)
-    await core.close_tasks(session, case, at=now, by=body.actor.id, outcome="transfer")
+    await core.close_tasks(session, case, at=now, by=actor.id, outcome="transfer")
     case.current_agency_code = body.to_agency_code
-    _begin_processing(session, wf, case, body.actor, now, "transferred", {
+    _begin_processing(session, wf, case, actor, now, "transferred", {
         "leg": number, "from_agency_code": leg.from_agency_code,
         "to_agency_code": leg.to_agency_code, "to_level": body.to_level,
         "reason": body.reason, "acknowledge_by": acknowledge_by, "leg_due_at": leg_due})
@@ -224,18 +228,21 @@ async def _transfer(session: AsyncSession, wf: Workflow, case: Case, body: Trans
                    due_at=acknowledge_by)
 
 
-async def _acknowledge(session: AsyncSession, wf: Workflow, case: Case, body: Acknowledge,
+async def _acknowledge(session: AsyncSession, wf: Workflow, case: Case, who: Principal,
                        now: datetime) -> Case:
+    """The receiving agency takes the transferred case (any of its officers who act)."""
     leg = await core.pending_leg(session, case)
-    if leg is None or leg.to_agency_code != body.actor.agency_code:
-        raise NothingToAcknowledge(f"no transfer of {case.dossier_code} waits for "
-                                   f"{body.actor.agency_code}")
-    leg.acknowledged_at, leg.acknowledged_by = now, body.actor.id
-    await core.close_tasks(session, case, at=now, by=body.actor.id, outcome="acknowledged")
-    core.record_change(session, case, at=now, actor=body.actor, action="acknowledged",
+    if leg is None:
+        raise NothingToAcknowledge(f"no transfer of {case.dossier_code} waits to be "
+                                   "acknowledged")
+    who.ensure_agency(leg.to_agency_code, *ACTING_ROLES)
+    actor = acting(who, leg.to_agency_code, *ACTING_ROLES)
+    leg.acknowledged_at, leg.acknowledged_by = now, actor.id
+    await core.close_tasks(session, case, at=now, by=actor.id, outcome="acknowledged")
+    core.record_change(session, case, at=now, actor=actor, action="acknowledged",
                        detail={"leg": leg.leg, "late": now > leg.acknowledge_by})
     core.emit(session, wf, case, CaseTransferAcknowledgedV1, at=now, leg=leg.leg,
-              acknowledged_by=body.actor.id)
+              acknowledged_by=actor.id)
     task = await core.open_step_task(session, wf, case, at=now)
     if leg.leg_due_at is not None and (task.due_at is None or leg.leg_due_at < task.due_at):
         task.due_at = leg.leg_due_at
@@ -297,21 +304,21 @@ async def _member_finished(session: AsyncSession, wf: Workflow, member: Case,
 
 
 async def _return(session: AsyncSession, wf: Workflow, case: Case, body: ReturnResult,
-                  now: datetime) -> None:
+                  actor: Actor, now: datetime) -> None:
     if case.parent_case_id is not None:
         raise BundleMemberAction("return the result through the bundle's case")
     if case.status != FINISHED:
         raise NotFinished(f"{case.dossier_code} is at status {case.status}")
     case.returned_at = case.closed_at = now
-    await core.close_tasks(session, case, at=now, by=body.actor.id, outcome="returned")
+    await core.close_tasks(session, case, at=now, by=actor.id, outcome="returned")
     for member in await core.members(session, case, lock=True):
         if member.status == FINISHED:
             member.change_status(RETURNED)
             member.returned_at = member.closed_at = now
             processlog.append(session, member, at=now, action="result_returned",
-                              actor=body.actor, status_before=FINISHED,
+                              actor=actor, status_before=FINISHED,
                               status_after=RETURNED, detail={"bundle": case.dossier_code})
-    core.change_status(session, wf, case, RETURNED, at=now, actor=body.actor,
+    core.change_status(session, wf, case, RETURNED, at=now, actor=actor,
                        action="result_returned", detail={"channel": body.channel,
                                                          "note": body.note})
     core.emit(session, wf, case, CaseResultReturnedV1, at=now, returned_at=now,

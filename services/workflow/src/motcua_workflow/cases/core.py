@@ -44,10 +44,15 @@ _specs: dict[str, DefinitionSpec] = {}
 
 
 async def find(session: AsyncSession, dossier_code: str, *, lock: bool = False) -> Case | None:
-    """The case of a dossier (row-locked on PostgreSQL when ``lock``)."""
+    """The case of a dossier (row-locked on PostgreSQL when ``lock``).
+
+    A locked read refreshes a case already loaded in the session: the lock may have
+    waited for another transaction's change, and acting on the version read before
+    it would log and publish on a stale head.
+    """
     query = select(Case).where(Case.dossier_code == dossier_code)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     return await session.scalar(query)
 
 
@@ -119,11 +124,16 @@ def statutory_hours(case: Case) -> float | None:
 
 def emit(session: AsyncSession, wf: Workflow, case: Case, event: type[EventData], *,
          at: datetime, **fields: Any) -> None:
-    """Record an event about the case (bundle members publish only transfer events)."""
+    """Record an event about the case (bundle members publish only transfer events).
+
+    Every event carries the applicant's owner reference, so identity-bridge can file a
+    result in the citizen's data store without the ID number.
+    """
     if case.parent_case_id is not None and event not in _MEMBER_EVENTS:
         return
     data = event(case_id=case.id, dossier_code=case.dossier_code, agency_code=case.agency_code,
-                 occurred_at=at, process_log_hash=case.log_head, **fields)
+                 occurred_at=at, process_log_hash=case.log_head, owner_ref=case.owner_ref,
+                 **fields)
     outbox.record(session, data, province=wf.province, key=case.dossier_code,
                   sequence=case.version)
 

@@ -138,7 +138,7 @@ def _check_open(case: Case) -> None:
     if case.received_at is None:
         raise CaseNotReceived(f"{case.dossier_code} has no appointment yet")
     if case.is_paused:
-        raise CasePaused(f"{case.dossier_code} waits for a supplement; its date is not fixed")
+        raise CasePaused(f"{case.dossier_code} waits for the applicant; its date is not fixed")
 
 
 async def get_apology(session: AsyncSession, case: Case) -> Apology:

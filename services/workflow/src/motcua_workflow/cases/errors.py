@@ -1,6 +1,6 @@
 """Problems the case endpoints answer (stable codes)."""
 
-from motcua.errors import Conflict, Forbidden, NotFound, Unprocessable
+from motcua.errors import Conflict, NotFound, Unprocessable
 
 
 class CaseNotFound(NotFound):
@@ -25,22 +25,12 @@ class CaseNotReceived(Conflict):
 
 class CasePaused(Conflict):
     code = "case.paused"
-    title = "The case waits for the applicant's supplement"
+    title = "The case waits for the applicant (a supplement or a payment)"
 
 
 class ActionNotAllowed(Conflict):
     code = "case.action_not_allowed"
     title = "This action is not allowed at the case's current step"
-
-
-class RoleNotAllowed(Forbidden):
-    code = "case.role_not_allowed"
-    title = "The current step is done by another role"
-
-
-class HeldByOtherAgency(Conflict):
-    code = "case.held_by_other_agency"
-    title = "The case is held by another agency"
 
 
 class TaskClaimedByOther(Conflict):

@@ -4,7 +4,9 @@ A case's ledger is an append-only list of entries:
 
 * ``start`` — the dossier was received: statutory ``amount``/``unit``/``cutoff`` from the
   arrival instant, counted by the shared working calendar;
-* ``pause`` — the clock stops (a supplement was requested from the applicant);
+* ``pause`` — the clock stops (a supplement was requested from the applicant, or a fee
+  must be paid first); one pause at a time: a second reason waits for the first to end
+  (``payments.hold_after_supplement``), so paused time is never counted twice;
 * ``resume`` — the clock runs again; the office time the pause covered is added back to
   the due dates (the applicant's time is not counted, domain.md §2);
 * ``extend`` — the appointment moves to the new date of the apology slip (once).

@@ -34,6 +34,9 @@ class Case(Base):
     dossier_code: Mapped[str] = mapped_column(String(60), unique=True)
     agency_code: Mapped[str] = mapped_column(String(35))
     procedure_code: Mapped[str] = mapped_column(String(40))
+    #: The applicant's owner reference from intake's events (``motcua.auth.owner_ref``),
+    #: never the ID number: lets the citizen read their case and rides on case events.
+    owner_ref: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[int]
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int]
@@ -84,6 +87,8 @@ class Case(Base):
         Index("ix_case_next_check_at", "next_check_at"),
         Index("ix_case_parent_case_id", "parent_case_id"),
         Index("ix_case_current_agency_status", "current_agency_code", "status"),
+        Index("ix_case_agency_opened", "agency_code", "opened_at"),
+        Index("ix_case_opened_at", "opened_at", "id"),
     )
 
     @property

@@ -8,11 +8,23 @@ goes to status 6 and its deadline clock stops (ledger ``pause``, reason
 back at the status it had (2 or 4). Waived and pay-after assessments change nothing.
 
 Both events may come before reception, twice, or in either order: what payments said is
-kept in :class:`PaymentHold` and applied whenever the case can take it (at the event, or
-at reception). A settlement already known means the case never waits.
+kept in :class:`PaymentHold` and applied whenever the case can take it (at the event, at
+reception, or when a supplement pause ends). A settlement already known means the case
+never waits.
+
+An assessment that arrives while the clock is already stopped for a supplement (status
+5) waits for the supplement: the applicant's time is counted once, not twice
+(domain.md §2, §5 — both are the applicant's time). When the supplement arrives and the
+fee is still unpaid, the ledger resumes the supplement pause and pauses for payment at
+the same instant (:func:`hold_after_supplement`), and the case goes 5 → 6. A settlement
+that arrives during the supplement pause is remembered, and the supplement then takes
+the case back to 4 as usual; one dated during the pause but delivered after the
+supplement resumes at the pause's start, adding back no time.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +34,14 @@ from motcua.events import Envelope
 from motcua.logging import get_logger
 from motcua_workflow.actors import SYSTEM
 from motcua_workflow.cases import core
-from motcua_workflow.cases.models import PAYMENT, PROCESSING, RECEIVED, Case, PaymentHold
+from motcua_workflow.cases.models import (
+    PAYMENT,
+    PROCESSING,
+    RECEIVED,
+    SUPPLEMENT,
+    Case,
+    PaymentHold,
+)
 from motcua_workflow.context import Workflow
 
 log = get_logger("motcua_workflow.cases.payments")
@@ -95,8 +114,13 @@ async def apply(session: AsyncSession, wf: Workflow, case: Case, hold: PaymentHo
     if hold.paused_at is None:
         if not hold.pay_before or hold.settled_at is not None:
             return
+        if case.status == SUPPLEMENT:
+            # The clock is already stopped: the payment pause starts when the supplement
+            # arrives, if the fee is still unpaid then (hold_after_supplement).
+            log.info("payment_hold_deferred", dossier_code=case.dossier_code)
+            return
         if case.status not in _HOLDABLE or case.is_paused:
-            # Finished already, or waiting for a supplement: nothing to stop.
+            # Finished already: nothing to stop.
             log.warning("payment_hold_skipped", dossier_code=case.dossier_code,
                         status=case.status)
             return
@@ -121,3 +145,25 @@ async def apply(session: AsyncSession, wf: Workflow, case: Case, hold: PaymentHo
         return
     await core.reschedule(session, wf, case)
     await session.flush()
+
+
+async def hold_after_supplement(session: AsyncSession, wf: Workflow, case: Case, *,
+                                at: datetime) -> PaymentHold | None:
+    """When a supplement pause ends at ``at``: pause for payment from that instant if a
+    pay-first fee is assessed and unsettled. Return the hold when paused.
+
+    The caller has just resumed the supplement pause at ``at`` and changes the status to
+    6 instead of 4.
+    """
+    if case.parent_case_id is not None:
+        return None
+    hold = await session.scalar(select(PaymentHold)
+                                .where(PaymentHold.dossier_code == case.dossier_code)
+                                .with_for_update())
+    if hold is None or not hold.pay_before or hold.settled_at is not None \
+            or hold.paused_at is not None:
+        return None
+    hold.paused_at, hold.status_before = at, PROCESSING
+    await core.add_ledger_entry(session, wf, case, kind="pause", at=at,
+                                reason=AWAITING_PAYMENT, ref=hold.assessment_id)
+    return hold

@@ -1,20 +1,32 @@
-"""HTTP entry points for cases: reads, officer actions, deadline, apology, process log."""
+"""HTTP entry points for cases: reads, the case list, officer actions, deadline, apology,
+process log. Who may call each is in ``access`` (table in docs/workflow.md)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 from sqlalchemy import select
 
+from motcua.auth import Principal
 from motcua.errors import problems
 from motcua.idempotency import IdempotencyDep, IdempotencyInProgress, IdempotencyKeyReused
+from motcua.pagination import CursorInvalid, CursorQuery, LimitQuery
 from motcua.service import SessionDep
+from motcua_workflow import access
+from motcua_workflow.access import DENIED, CaseReader, DeadlineReader, Officer
+from motcua_workflow.actors import Actor
 from motcua_workflow.cases import actions, core, deadlines, errors
+from motcua_workflow.cases import service as cases
 from motcua_workflow.cases.models import Case
 from motcua_workflow.cases.schemas import (
     ApologyDraft,
     ApologyRead,
     CaseAction,
+    CaseListItem,
+    CasePage,
     CaseRead,
     DeadlineRead,
     DefinitionRef,
@@ -32,18 +44,67 @@ from motcua_workflow.web import remember
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 _ACTION_PROBLEMS = problems(
-    errors.CaseNotFound, errors.CaseClosed, errors.CaseVersionConflict, errors.CaseNotReceived,
-    errors.CasePaused, errors.ActionNotAllowed, errors.RoleNotAllowed,
-    errors.HeldByOtherAgency, errors.TaskClaimedByOther, errors.AwaitingAcknowledgement,
+    errors.CaseNotFound, *DENIED, errors.CaseClosed, errors.CaseVersionConflict,
+    errors.CaseNotReceived, errors.CasePaused, errors.ActionNotAllowed,
+    errors.TaskClaimedByOther, errors.AwaitingAcknowledgement,
     errors.NothingToAcknowledge, errors.StepUnknown, errors.NoNextStep,
     errors.NoPreviousStep, errors.TransferToSameAgency, errors.MembersUnfinished,
     errors.NotFinished, errors.BundleMemberAction, IdempotencyKeyReused,
     IdempotencyInProgress)
 _EXTENSION_PROBLEMS = problems(
-    errors.CaseNotFound, errors.CaseClosed, errors.CaseNotReceived, errors.CasePaused,
+    errors.CaseNotFound, *DENIED, errors.CaseClosed, errors.CaseNotReceived, errors.CasePaused,
     errors.ApologyAlreadyDrafted, errors.ExtensionAlreadyUsed, errors.ExtensionNotLater,
     errors.ExtensionNeedsReason, errors.BundleMemberAction, IdempotencyKeyReused,
     IdempotencyInProgress)
+_READ_PROBLEMS = problems(errors.CaseNotFound, *DENIED)
+#: Roles that draft the apology and grant the extension (in the agency holding the case).
+_DEADLINE_ROLES = ("processor", "approver")
+
+
+async def visible_case(session: SessionDep, who: Principal, dossier_code: str) -> Case:
+    """The case, if the officer or service may see it (404 / 403 otherwise)."""
+    case = await core.get(session, dossier_code)
+    await access.ensure_case_visible(session, who, case)
+    return case
+
+
+def _item(case: Case) -> CaseListItem:
+    item = CaseListItem.model_validate(case)
+    if case.parent_case_id is not None:
+        item.bundle_dossier_code = case.dossier_code.split(cases.MEMBER_SEPARATOR)[0]
+    return item
+
+
+@router.get("", operation_id="listCases", responses=problems(*DENIED, CursorInvalid))
+async def list_cases(
+    session: SessionDep, wf: WorkflowDep, who: CaseReader,
+    agency: Annotated[str | None, Query(pattern=r"^[0-9A-Z.]{1,35}$",
+                                        description="Cases involving this agency")] = None,
+    status: Annotated[int | None, Query(ge=1, le=10, description="National status code")
+                      ] = None,
+    procedure: Annotated[str | None, Query(max_length=40)] = None,
+    overdue: Annotated[bool | None, Query(description="Being processed past the "
+                                                      "appointment (or not)")] = None,
+    due_after: Annotated[AwareDatetime | None, Query(description="due_at ≥ this")] = None,
+    due_before: Annotated[AwareDatetime | None, Query(description="due_at < this")] = None,
+    limit: LimitQuery = 50, cursor: CursorQuery = None,
+) -> CasePage:
+    """The register of cases, oldest first: by agency (receiving, holding or on a
+    transfer leg), national status, procedure, overdue, and appointment range.
+
+    Officers see the cases involving their agencies (another agency: 403); services with
+    ``cases.read`` see every case.
+    """
+    scope = None
+    if who.kind == "officer":
+        scope = who.agencies
+        if agency is not None:
+            who.ensure_agency(agency)
+    rows, next_cursor = await cases.list_cases(
+        session, agencies=scope, agency=agency, status=status, procedure=procedure,
+        overdue=overdue, due_after=due_after, due_before=due_before, now=wf.clock.now(),
+        limit=limit, cursor=cursor)
+    return CasePage(items=[_item(c) for c in rows], next_cursor=next_cursor)
 
 
 async def read_case(session: SessionDep, case: Case) -> CaseRead:
@@ -60,47 +121,61 @@ async def read_case(session: SessionDep, case: Case) -> CaseRead:
     return view
 
 
-@router.get("/{dossier_code}", operation_id="getCase", responses=problems(errors.CaseNotFound))
-async def get_case(dossier_code: str, session: SessionDep) -> CaseRead:
+@router.get("/{dossier_code}", operation_id="getCase", responses=_READ_PROBLEMS)
+async def get_case(dossier_code: str, session: SessionDep, who: CaseReader) -> CaseRead:
     """The case of a dossier (or of a bundle member: ``<dossier code>~<procedure>``)."""
-    return await read_case(session, await core.get(session, dossier_code))
+    return await read_case(session, await visible_case(session, who, dossier_code))
 
 
 @router.post("/{dossier_code}/actions", operation_id="actOnCase", response_model=CaseRead,
              responses=_ACTION_PROBLEMS)
 async def act_on_case(dossier_code: str, body: CaseAction, session: SessionDep,
-                      wf: WorkflowDep, idem: IdempotencyDep) -> CaseRead | JSONResponse:
+                      wf: WorkflowDep, idem: IdempotencyDep, who: Officer,
+                      ) -> CaseRead | JSONResponse:
     """Do one action of the case's current step (forward, approve, sign, send back,
     request a supplement, transfer, acknowledge a transfer, refuse, complete with the
     result, return the result). ``expected_version`` guards against acting on a stale view.
+
+    Officers only, holding the step's role in the agency holding the case (the receiving
+    agency's officers acknowledge a transfer); the acting officer is the token's subject.
     """
     # Lock the case before looking up the key: a concurrent request with the same key
     # (another replica) then finds the first one's committed answer instead of acting.
-    await core.lock_for_change(session, dossier_code)
+    locked = await core.lock_for_change(session, dossier_code)
+    await access.ensure_case_visible(session, who, locked)
     if (replayed := await idem.replay(session)) is not None:
         return replayed
-    case = await actions.act(session, wf, dossier_code, body)
+    case = await actions.act(session, wf, who, dossier_code, body)
     result = await read_case(session, case)
     await remember(session, idem, 200, result)
     return result
 
 
-@router.get("/{dossier_code}/tasks", operation_id="listCaseTasks",
-            responses=problems(errors.CaseNotFound))
-async def case_tasks(dossier_code: str, session: SessionDep) -> list[TaskRead]:
+@router.get("/{dossier_code}/tasks", operation_id="listCaseTasks", responses=_READ_PROBLEMS)
+async def case_tasks(dossier_code: str, session: SessionDep, who: CaseReader) -> list[TaskRead]:
     """Every task the case has had, oldest first."""
-    case = await core.get(session, dossier_code)
+    case = await visible_case(session, who, dossier_code)
     rows = (await session.scalars(select(Task).where(Task.case_id == case.id)
                                   .order_by(Task.created_at, Task.id))).all()
     return [TaskRead.model_validate(t) for t in rows]
 
 
 @router.get("/{dossier_code}/deadline", operation_id="getCaseDeadline",
-            responses=problems(errors.CaseNotFound))
-async def get_deadline(dossier_code: str, session: SessionDep, wf: WorkflowDep) -> DeadlineRead:
+            responses=_READ_PROBLEMS)
+async def get_deadline(dossier_code: str, session: SessionDep, wf: WorkflowDep,
+                       who: DeadlineReader) -> DeadlineRead:
     """The deadline ledger: every start, pause, resume and extension with the due dates
-    after it and why, and the classification once processing ended."""
+    after it and why, and the classification once processing ended.
+
+    Also for the applicant (citizen) of the dossier: their appointment and why it moved.
+    Another citizen's case answers 404, as an unknown code does.
+    """
     case = await core.get(session, dossier_code)
+    if who.kind == "citizen":
+        if not who.owns(case.owner_ref, wf.settings.resolved_owner_ref_key()):
+            raise errors.CaseNotFound(f"no case for dossier {dossier_code}")
+    else:
+        await access.ensure_case_visible(session, who, case)
     owner = await _ledger_owner(session, case)
     rows = await core.ledger_rows(session, owner)
     state = await core.derived(session, wf, owner)
@@ -133,6 +208,13 @@ async def _ledger_owner(session: SessionDep, case: Case) -> Case:
     return parent
 
 
+def _deadline_officer(who: Principal, case: Case) -> Actor:
+    """A processor or approver of the agency holding the case, as the acting officer."""
+    holder = case.current_agency_code or case.agency_code
+    who.ensure_agency(holder, *_DEADLINE_ROLES)
+    return access.acting(who, holder, *_DEADLINE_ROLES)
+
+
 def _apology_view(wf: Workflow, apology: object) -> ApologyRead:
     vi, en = deadlines.slip_text(apology)  # type: ignore[arg-type]
     return ApologyRead.model_validate({**{k: getattr(apology, k) for k in (
@@ -142,10 +224,11 @@ def _apology_view(wf: Workflow, apology: object) -> ApologyRead:
 
 
 @router.get("/{dossier_code}/apology", operation_id="getCaseApology",
-            responses=problems(errors.CaseNotFound, errors.ApologyNotFound))
-async def get_apology(dossier_code: str, session: SessionDep, wf: WorkflowDep) -> ApologyRead:
+            responses=problems(errors.CaseNotFound, *DENIED, errors.ApologyNotFound))
+async def get_apology(dossier_code: str, session: SessionDep, wf: WorkflowDep,
+                      who: CaseReader) -> ApologyRead:
     """The apology and extension slip (code, original date, reason, new date)."""
-    case = await core.get(session, dossier_code)
+    case = await visible_case(session, who, dossier_code)
     return _apology_view(wf, await deadlines.get_apology(session, case))
 
 
@@ -153,12 +236,17 @@ async def get_apology(dossier_code: str, session: SessionDep, wf: WorkflowDep) -
              response_model=ApologyRead,
              responses=_EXTENSION_PROBLEMS)
 async def draft_apology(dossier_code: str, body: ApologyDraft, session: SessionDep,
-                        wf: WorkflowDep, idem: IdempotencyDep) -> ApologyRead | JSONResponse:
-    """Draft the apology slip by hand (the timers draft it when lateness is predicted)."""
+                        wf: WorkflowDep, idem: IdempotencyDep,
+                        who: Officer) -> ApologyRead | JSONResponse:
+    """Draft the apology slip by hand (the timers draft it when lateness is predicted).
+
+    A processor or approver of the agency holding the case.
+    """
     case = await core.lock_for_change(session, dossier_code)
+    actor = _deadline_officer(who, case)
     if (replayed := await idem.replay(session)) is not None:
         return replayed
-    apology = await deadlines.draft_apology(session, wf, case, actor=body.actor,
+    apology = await deadlines.draft_apology(session, wf, case, actor=actor,
                                             reason=body.reason,
                                             proposed_due_at=body.proposed_due_at,
                                             now=wf.clock.now())
@@ -171,13 +259,18 @@ async def draft_apology(dossier_code: str, body: ApologyDraft, session: SessionD
 @router.post("/{dossier_code}/extension", operation_id="extendCase", response_model=ApologyRead,
              responses=_EXTENSION_PROBLEMS)
 async def extend_case(dossier_code: str, body: ExtensionGrant, session: SessionDep,
-                      wf: WorkflowDep, idem: IdempotencyDep) -> ApologyRead | JSONResponse:
+                      wf: WorkflowDep, idem: IdempotencyDep,
+                      who: Officer) -> ApologyRead | JSONResponse:
     """Send the apology and set the new appointment. Only once: a second extension
-    answers 409 ``case.extension_already_used``."""
+    answers 409 ``case.extension_already_used``.
+
+    A processor or approver of the agency holding the case.
+    """
     case = await core.lock_for_change(session, dossier_code)
+    actor = _deadline_officer(who, case)
     if (replayed := await idem.replay(session)) is not None:
         return replayed
-    apology = await deadlines.extend(session, wf, case, actor=body.actor,
+    apology = await deadlines.extend(session, wf, case, actor=actor,
                                      new_due_at=body.new_due_at, reason=body.reason,
                                      now=wf.clock.now())
     result = _apology_view(wf, apology)
@@ -186,20 +279,22 @@ async def extend_case(dossier_code: str, body: ExtensionGrant, session: SessionD
 
 
 @router.get("/{dossier_code}/process-log", operation_id="getCaseProcessLog",
-            responses=problems(errors.CaseNotFound))
-async def get_process_log(dossier_code: str, session: SessionDep) -> list[LogEntryRead]:
+            responses=_READ_PROBLEMS)
+async def get_process_log(dossier_code: str, session: SessionDep,
+                          who: CaseReader) -> list[LogEntryRead]:
     """The process log (electronic control slip): every hand-over with actor, agency,
     time and action, each entry chained to the one before by SHA-256."""
-    case = await core.get(session, dossier_code)
+    case = await visible_case(session, who, dossier_code)
     return [LogEntryRead.model_validate(e, from_attributes=True)
             for e in await processlog.entries(session, case)]
 
 
 @router.get("/{dossier_code}/process-log/verification", operation_id="verifyCaseProcessLog",
-            responses=problems(errors.CaseNotFound))
-async def verify_process_log(dossier_code: str, session: SessionDep) -> LogVerification:
+            responses=_READ_PROBLEMS)
+async def verify_process_log(dossier_code: str, session: SessionDep,
+                             who: CaseReader) -> LogVerification:
     """Recompute the hash chain: ``valid`` is false if any entry was modified or deleted."""
-    case = await core.get(session, dossier_code)
+    case = await visible_case(session, who, dossier_code)
     result = await processlog.verify(session, case)
     return LogVerification(dossier_code=case.dossier_code, valid=result.valid,
                            length=result.length, head=result.head,

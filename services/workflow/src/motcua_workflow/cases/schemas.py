@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from motcua.contracts.workflow import Level
-from motcua_workflow.actors import Actor
 from motcua_workflow.definitions.schemas import TimeSpec
 
 _Text = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -16,8 +15,9 @@ AgencyCode = Annotated[str, Field(pattern=r"^[0-9A-Z.]{1,35}$")]
 
 
 class _Action(BaseModel):
+    """An officer's action; the acting officer is the caller (their token), not a field."""
+
     model_config = ConfigDict(extra="forbid")
-    actor: Actor
     note: str | None = Field(None, max_length=2000)
     #: The case version the officer saw; a concurrent change answers 409.
     expected_version: int | None = Field(None, ge=1)
@@ -103,7 +103,6 @@ class ApologyDraft(BaseModel):
     """Draft the apology and extension slip by hand (the timer drafts it when predicted)."""
 
     model_config = ConfigDict(extra="forbid")
-    actor: Actor
     reason: _Text
     proposed_due_at: AwareDatetime | None = None
 
@@ -112,7 +111,6 @@ class ExtensionGrant(BaseModel):
     """Send the apology and set the new appointment (only once)."""
 
     model_config = ConfigDict(extra="forbid")
-    actor: Actor
     new_due_at: AwareDatetime | None = None
     reason: str | None = Field(None, min_length=1, max_length=2000)
 
@@ -154,6 +152,38 @@ class CaseRead(BaseModel):
     parent_dossier_code: str | None = None
     members: list[str] = []
     process_log_hash: str | None = None
+
+
+class CaseListItem(BaseModel):
+    """A case in a list (the register of cases): where it is, its status and dates."""
+
+    model_config = ConfigDict(from_attributes=True)
+    dossier_code: str
+    agency_code: str
+    current_agency_code: str | None
+    procedure_code: str
+    status: int
+    current_step: str | None
+    opened_at: datetime
+    received_at: datetime | None
+    due_at: datetime | None
+    statutory_due_at: datetime | None
+    paused_since: datetime | None
+    finished_at: datetime | None
+    closed_at: datetime | None
+    classification: str | None
+    extended: bool
+    supplement_requests: int
+    #: The bundle's dossier code when this is a member procedure's case.
+    bundle_dossier_code: str | None = None
+    version: int
+
+
+class CasePage(BaseModel):
+    """A page of cases."""
+
+    items: list[CaseListItem]
+    next_cursor: str | None = None
 
 
 class LedgerLine(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.contracts.intake import (
@@ -26,11 +26,15 @@ from motcua.contracts.workflow import CaseStartedV1, CaseStatusChangedV1
 from motcua.events import Envelope
 from motcua.ids import new_id
 from motcua.logging import get_logger
+from motcua.pagination import after, decode_cursor, encode_cursor, parse_instant
+from motcua_workflow.access import involving
 from motcua_workflow.actors import INTAKE, SYSTEM, Actor
 from motcua_workflow.cases import core
 from motcua_workflow.cases import payments as fees
 from motcua_workflow.cases.deadlines import classify_case
 from motcua_workflow.cases.models import (
+    ENDED_STATUSES,
+    PAYMENT,
     PROCESSING,
     RECEIVED,
     REFUSED,
@@ -54,7 +58,8 @@ async def _open(session: AsyncSession, wf: Workflow, data: _DossierEvent, *,
     """Open the case of a dossier (status 1) bound to its definition; record CaseStarted."""
     now = wf.clock.now()
     case = Case(id=new_id(), dossier_code=data.dossier_code, agency_code=data.agency_code,
-                procedure_code=data.procedure_code, status=SUBMITTED, opened_at=now,
+                procedure_code=data.procedure_code, owner_ref=data.owner_ref,
+                status=SUBMITTED, opened_at=now,
                 version=1, channel=channel, current_agency_code=data.agency_code,
                 bundle_code=bundle_code, member_procedures=members or None,
                 supplement_requests=0, extended=False, log_length=0)
@@ -90,13 +95,26 @@ async def open_for_submission(session: AsyncSession, wf: Workflow, event: Envelo
     case, _ = await _get_or_open(session, wf, data, channel=data.channel,
                                  members=list(data.member_procedures),
                                  bundle_code=data.bundle_code)
+    if case.owner_ref is None and data.owner_ref is not None:
+        # Opened by a later event that named no owner: the submission does.
+        await _set_owner(session, case, data.owner_ref)
     return case
+
+
+async def _set_owner(session: AsyncSession, case: Case, owner_ref: str) -> None:
+    """Record the applicant's owner reference on the case and its members."""
+    case.owner_ref = owner_ref
+    for member in await core.members(session, case):
+        member.owner_ref = owner_ref
 
 
 async def receive(session: AsyncSession, wf: Workflow, event: Envelope,
                   data: DossierReceivedV1) -> Case:
     """Start the deadline ledger at reception (status 2) and the first step's task."""
     case, _ = await _get_or_open(session, wf, data, channel=data.channel)
+    if data.owner_ref is not None and data.owner_ref != case.owner_ref:
+        # Reception checked the applicant: its reference wins over the submission's.
+        await _set_owner(session, case, data.owner_ref)
     if case.received_at is not None or case.is_closed:
         log.info("received_ignored", dossier_code=case.dossier_code, status=case.status)
         return case
@@ -137,7 +155,8 @@ async def _open_member(session: AsyncSession, wf: Workflow, bundle: Case, proced
                        at: datetime) -> Case:
     """A bundle member's case: its own definition, steps and tasks; the bundle's deadline."""
     member = Case(id=new_id(), dossier_code=f"{bundle.dossier_code}{MEMBER_SEPARATOR}{procedure}",
-                  agency_code=bundle.agency_code, procedure_code=procedure, status=RECEIVED,
+                  agency_code=bundle.agency_code, procedure_code=procedure,
+                  owner_ref=bundle.owner_ref, status=RECEIVED,
                   opened_at=at, version=1, channel=bundle.channel, parent_case_id=bundle.id,
                   current_agency_code=bundle.agency_code, received_at=bundle.received_at,
                   statutory_amount=bundle.statutory_amount,
@@ -203,7 +222,13 @@ async def close(session: AsyncSession, wf: Workflow, case: Case, status: int, *,
 
 async def supplemented(session: AsyncSession, wf: Workflow, event: Envelope,
                        data: DossierSupplementedV1) -> Case:
-    """The applicant supplemented the dossier: restart the clock, back to processing."""
+    """The applicant supplemented the dossier: restart the clock, back to processing.
+
+    If a fee that must be paid first was assessed during the supplement pause and is not
+    settled yet, the clock stays stopped and the case goes straight to status 6: the
+    ledger resumes the supplement pause and opens the payment pause at the same instant,
+    so no paused minute is counted twice (``payments.hold_after_supplement``).
+    """
     case, _ = await _get_or_open(session, wf, data)
     if case.status != SUPPLEMENT:
         log.info("supplement_ignored", dossier_code=case.dossier_code, status=case.status)
@@ -217,11 +242,16 @@ async def supplemented(session: AsyncSession, wf: Workflow, event: Envelope,
         .order_by(SupplementRequest.seq.desc()).limit(1))
     if request is not None:
         request.supplemented_at = arrived
-    core.change_status(session, wf, case, PROCESSING, at=now, actor=INTAKE,
-                       action="supplemented",
-                       detail={"supplement_request_id": data.supplement_request_id,
-                               "document_count": data.document_count,
-                               "supplemented_at": arrived})
+    detail = {"supplement_request_id": data.supplement_request_id,
+              "document_count": data.document_count, "supplemented_at": arrived}
+    hold = await fees.hold_after_supplement(session, wf, case, at=arrived)
+    if hold is None:
+        core.change_status(session, wf, case, PROCESSING, at=now, actor=INTAKE,
+                           action="supplemented", detail=detail)
+    else:
+        core.change_status(session, wf, case, PAYMENT, at=now, actor=INTAKE,
+                           action="supplemented", reason=fees.AWAITING_PAYMENT,
+                           detail={**detail, "assessment_id": hold.assessment_id})
     await core.open_step_task(session, wf, case, at=now)
     await core.reschedule(session, wf, case)
     await session.flush()
@@ -231,3 +261,45 @@ async def supplemented(session: AsyncSession, wf: Workflow, event: Envelope,
 async def get_by_dossier(session: AsyncSession, dossier_code: str) -> Case:
     """The case of a dossier, or CaseNotFound."""
     return await core.get(session, dossier_code)
+
+
+def _overdue(now: datetime) -> ColumnElement[bool]:
+    """Still being processed, and its appointment has passed."""
+    return and_(Case.status.not_in(ENDED_STATUSES), Case.due_at.is_not(None),
+                Case.due_at < now)
+
+
+async def list_cases(session: AsyncSession, *, agencies: frozenset[str] | None,
+                     agency: str | None, status: int | None, procedure: str | None,
+                     overdue: bool | None, due_after: datetime | None,
+                     due_before: datetime | None, now: datetime, limit: int,
+                     cursor: str | None) -> tuple[list[Case], str | None]:
+    """Cases matching the filters, oldest first, one page.
+
+    ``agencies`` (None: all) limits the list to cases involving one of them, ``agency``
+    to cases involving that one (receiving, holding, or a transfer leg's end).
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if agencies is not None:
+        conditions.append(involving(agencies))
+    if agency is not None:
+        conditions.append(involving({agency}))
+    if status is not None:
+        conditions.append(Case.status == status)
+    if procedure is not None:
+        conditions.append(Case.procedure_code == procedure)
+    if overdue is not None:
+        conditions.append(_overdue(now) if overdue else not_(_overdue(now)))
+    if due_after is not None:
+        conditions.append(Case.due_at >= due_after)
+    if due_before is not None:
+        conditions.append(Case.due_at < due_before)
+    query = select(Case).where(*conditions)
+    if cursor:
+        opened, case_id = decode_cursor(cursor, 2)
+        query = query.where(after(Case.opened_at, Case.id, parse_instant(opened), case_id))
+    rows = list((await session.scalars(
+        query.order_by(Case.opened_at, Case.id).limit(limit + 1))).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1].opened_at, rows[-1].id) if more else None

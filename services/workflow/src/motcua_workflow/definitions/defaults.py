@@ -26,16 +26,16 @@ FALLBACK_CODE = "*"
 
 # (key, name_vi, name_en, role, share of the statutory time, actions)
 _STEPS = (
-    ("process", "Thụ lý, thẩm định hồ sơ", "Examine the dossier", "specialist", 0.60,
+    ("process", "Thụ lý, thẩm định hồ sơ", "Examine the dossier", "processor", 0.60,
      ["forward", "request_supplement", "transfer", "refuse"]),
-    ("approve", "Phê duyệt, ký kết quả", "Approve and sign the result", "leader", 0.25,
+    ("approve", "Phê duyệt, ký kết quả", "Approve and sign the result", "approver", 0.25,
      ["approve", "sign", "send_back", "refuse"]),
-    ("result", "Trả kết quả", "Issue and return the result", "desk_officer", 0.15,
+    ("result", "Trả kết quả", "Issue and return the result", "receptionist", 0.15,
      ["complete", "return_result", "send_back", "transfer"]),
 )
 _BUNDLE_STEPS = (
     ("coordinate", "Điều phối liên thông", "Coordinate the inter-agency bundle",
-     "desk_officer", 1.0, ["transfer", "request_supplement", "refuse", "complete",
+     "receptionist", 1.0, ["transfer", "request_supplement", "refuse", "complete",
                            "return_result"]),
 )
 

@@ -1,14 +1,24 @@
-"""HTTP entry points for process definitions."""
+"""HTTP entry points for process definitions.
+
+Any officer, and services with ``definitions.read``, read them. Storing one is for a
+service with ``definitions.write`` (the province's administration tooling): a
+definition's steps name roles, not agencies, so it governs the procedure in every agency
+of the province and is no single agency admin's to change (docs/workflow.md).
+"""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
+from motcua.auth import Principal, require
 from motcua.errors import problems
 from motcua.idempotency import IdempotencyDep, IdempotencyInProgress, IdempotencyKeyReused
 from motcua.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from motcua.service import SessionDep
+from motcua_workflow.access import DEFINITIONS_READ, DEFINITIONS_WRITE, DENIED
 from motcua_workflow.context import WorkflowDep
 from motcua_workflow.definitions import service
 from motcua_workflow.definitions.errors import (
@@ -24,6 +34,9 @@ from motcua_workflow.web import json_response, remember
 
 router = APIRouter(prefix="/v1/process-definitions", tags=["process definitions"])
 
+Reader = Annotated[Principal, require(kind=["officer", "service"], scopes=[DEFINITIONS_READ])]
+Writer = Annotated[Principal, require(kind="service", scopes=[DEFINITIONS_WRITE])]
+
 
 def read(row: ProcessDefinition) -> DefinitionRead:
     """The API view of a stored version."""
@@ -34,10 +47,10 @@ def read(row: ProcessDefinition) -> DefinitionRead:
 
 @router.post("", status_code=status.HTTP_201_CREATED, operation_id="createProcessDefinition",
              response_model=DefinitionRead,
-             responses=problems(DefinitionVersionConflict, IdempotencyKeyReused,
+             responses=problems(*DENIED, DefinitionVersionConflict, IdempotencyKeyReused,
                                 IdempotencyInProgress))
 async def create_definition(body: DefinitionSpec, session: SessionDep, wf: WorkflowDep,
-                            idem: IdempotencyDep) -> DefinitionRead | JSONResponse:
+                            idem: IdempotencyDep, _: Writer) -> DefinitionRead | JSONResponse:
     """Store a definition as the procedure's next version (200 if identical to the latest)."""
     if (replayed := await idem.replay(session)) is not None:
         return replayed
@@ -50,14 +63,15 @@ async def create_definition(body: DefinitionSpec, session: SessionDep, wf: Workf
 
 @router.post("/import", status_code=status.HTTP_200_OK, operation_id="importProcessDefinitions",
              response_model=list[DefinitionRead],
-             responses=problems(DefinitionDocumentMalformed, DefinitionInvalid,
+             responses=problems(*DENIED, DefinitionDocumentMalformed, DefinitionInvalid,
                                 DefinitionMediaTypeUnsupported, DefinitionVersionConflict,
                                 IdempotencyKeyReused, IdempotencyInProgress),
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/yaml": {"schema": {"type": "string"}},
                  "application/json": {"schema": {"type": "object"}}}}})
 async def import_definitions(request: Request, session: SessionDep, wf: WorkflowDep,
-                             idem: IdempotencyDep) -> list[DefinitionRead] | JSONResponse:
+                             idem: IdempotencyDep,
+                             _: Writer) -> list[DefinitionRead] | JSONResponse:
     """Import one or more definitions from a YAML or JSON document.
 
     Each definition whose content differs from its procedure's latest version becomes a
@@ -74,8 +88,8 @@ async def import_definitions(request: Request, session: SessionDep, wf: Workflow
     return result
 
 
-@router.get("", operation_id="listProcessDefinitions")
-async def list_definitions(session: SessionDep, limit: LimitQuery = 50,
+@router.get("", operation_id="listProcessDefinitions", responses=problems(*DENIED))
+async def list_definitions(session: SessionDep, _: Reader, limit: LimitQuery = 50,
                            cursor: CursorQuery = None) -> DefinitionPage:
     """The newest version of every procedure's definition, by procedure code."""
     after = decode_cursor(cursor, 1)[0] if cursor else None
@@ -87,20 +101,23 @@ async def list_definitions(session: SessionDep, limit: LimitQuery = 50,
 
 
 @router.get("/{procedure_code}", operation_id="getProcessDefinition",
-            responses=problems(DefinitionNotFound))
-async def get_definition(procedure_code: str, session: SessionDep) -> DefinitionRead:
+            responses=problems(DefinitionNotFound, *DENIED))
+async def get_definition(procedure_code: str, session: SessionDep, _: Reader) -> DefinitionRead:
     """The newest version of a procedure's definition."""
     return read(await service.get_version(session, procedure_code))
 
 
-@router.get("/{procedure_code}/versions", operation_id="listProcessDefinitionVersions")
-async def list_versions(procedure_code: str, session: SessionDep) -> list[DefinitionRead]:
+@router.get("/{procedure_code}/versions", operation_id="listProcessDefinitionVersions",
+            responses=problems(*DENIED))
+async def list_versions(procedure_code: str, session: SessionDep,
+                        _: Reader) -> list[DefinitionRead]:
     """Every version of a procedure's definition, oldest first."""
     return [read(r) for r in await service.list_versions(session, procedure_code)]
 
 
 @router.get("/{procedure_code}/versions/{version}", operation_id="getProcessDefinitionVersion",
-            responses=problems(DefinitionNotFound))
-async def get_version(procedure_code: str, version: int, session: SessionDep) -> DefinitionRead:
+            responses=problems(DefinitionNotFound, *DENIED))
+async def get_version(procedure_code: str, version: int, session: SessionDep,
+                      _: Reader) -> DefinitionRead:
     """One version of a procedure's definition (the one a case is bound to)."""
     return read(await service.get_version(session, procedure_code, version))

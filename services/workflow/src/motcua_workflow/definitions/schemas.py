@@ -1,19 +1,24 @@
 """Process definitions as declared (YAML/JSON) and as read back.
 
 A definition lists the steps of a procedure's internal process in order; each step names
-the role that does it, its budget in working time and the actions allowed there::
+the officer role that does it, its budget in working time and the actions allowed there::
 
     procedure_code: "1.001193"
     name: Đăng ký khai sinh
     statutory_time: {amount: 1, unit: working_days, cutoff: "15:00"}
     extension: {amount: 1, unit: working_days}
     steps:
-      - {key: process, name_vi: Thụ lý, role: specialist, budget_hours: 5,
+      - {key: process, name_vi: Thụ lý, role: processor, budget_hours: 5,
          actions: [forward, request_supplement, transfer, refuse]}
-      - {key: approve, name_vi: Phê duyệt, role: leader, budget_hours: 2,
+      - {key: approve, name_vi: Phê duyệt, role: approver, budget_hours: 2,
          actions: [approve, sign, send_back, refuse]}
-      - {key: result, name_vi: Trả kết quả, role: desk_officer, budget_hours: 1,
+      - {key: result, name_vi: Trả kết quả, role: receptionist, budget_hours: 1,
          actions: [complete, return_result, send_back]}
+
+A step's role is one of the mesh's officer roles (``motcua.auth.ROLES`` but ``auditor``,
+who only reads): the officer acting must hold it in the agency holding the case. The
+names of earlier definitions are read as their mesh role (``specialist`` → processor,
+``leader`` → approver, ``desk_officer`` → receptionist).
 
 Budgets are either all ``budget_hours`` (their sum must fit the statutory time) or all
 ``budget_percent`` of the case's statutory time (sum ≤ 100).
@@ -24,7 +29,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Action = Literal["forward", "send_back", "request_supplement", "approve", "sign", "refuse",
                  "transfer", "complete", "return_result"]
@@ -34,6 +39,12 @@ ACTIONS: tuple[str, ...] = ("forward", "send_back", "request_supplement", "appro
 ADVANCING = frozenset({"forward", "approve", "sign"})
 Unit = Literal["working_hours", "working_days", "calendar_days"]
 _SLUG = r"^[a-z][a-z0-9_]{0,59}$"
+#: Officer roles a step may demand (``motcua.auth.ROLES`` but the read-only auditor).
+STEP_ROLES = ("receptionist", "processor", "approver", "agency_admin")
+StepRole = Literal["receptionist", "processor", "approver", "agency_admin"]
+#: Role names of definitions written before mesh tokens, read as the mesh role.
+LEGACY_ROLES = {"specialist": "processor", "leader": "approver",
+                "desk_officer": "receptionist"}
 PROCEDURE_CODE = r"^(\*|\d\.\d{6}(\.[0-9A-Z.]{1,30})?)$"
 
 
@@ -58,10 +69,16 @@ class StepSpec(BaseModel):
     key: str = Field(pattern=_SLUG)
     name_vi: str = Field(min_length=1, max_length=200)
     name_en: str | None = Field(None, max_length=200)
-    role: str = Field(pattern=_SLUG)
+    role: StepRole = Field(description="Officer role that does the step, in the agency "
+                                        "holding the case")
     budget_hours: float | None = Field(None, gt=0, le=20800)
     budget_percent: float | None = Field(None, gt=0, le=100)
     actions: list[Action] = Field(min_length=1)
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _mesh_role(cls, value: object) -> object:
+        return LEGACY_ROLES.get(value, value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _one_budget(self) -> StepSpec:

@@ -1,6 +1,6 @@
 """Problems the task endpoints answer."""
 
-from motcua.errors import Conflict, Forbidden, NotFound
+from motcua.errors import Conflict, NotFound
 
 
 class TaskNotFound(NotFound):
@@ -16,13 +16,3 @@ class TaskClosed(Conflict):
 class TaskAlreadyClaimed(Conflict):
     code = "task.claimed_by_other"
     title = "The task is claimed by another officer"
-
-
-class TaskOtherAgency(Forbidden):
-    code = "task.other_agency"
-    title = "The task belongs to another agency"
-
-
-class TaskRoleNotAllowed(Forbidden):
-    code = "task.role_not_allowed"
-    title = "The task is for another role"

@@ -6,8 +6,6 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from motcua_workflow.actors import Actor
-
 
 class TaskRead(BaseModel):
     """A task in an inbox."""
@@ -47,16 +45,8 @@ class TaskCounts(BaseModel):
     overdue: int
 
 
-class TaskClaim(BaseModel):
-    """Take a task (the acting officer becomes its assignee)."""
-
-    model_config = ConfigDict(extra="forbid")
-    actor: Actor
-
-
 class TaskAssign(BaseModel):
-    """Give a task to an officer of its agency (a leader or coordinator does this)."""
+    """Give a task to an officer of its agency (an approver or agency admin does this)."""
 
     model_config = ConfigDict(extra="forbid")
-    actor: Actor
     assignee_id: str = Field(min_length=1, max_length=100)

@@ -1,8 +1,8 @@
 """Inboxes: tasks per officer, role and agency; claim and assign; due-soon/overdue counts.
 
-Every query takes a :class:`Scope`. Until authentication lands (issue 5) the scope is
-unrestricted; then a dependency will build it from the officer's token (their agencies),
-and no query here has to change.
+Every list takes a :class:`Scope`: an officer's agencies (from their token), or
+unrestricted for a mesh service. Who may claim or assign one task is checked by the
+router against the task's agency and role before anything here runs.
 """
 
 from __future__ import annotations
@@ -15,14 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.pagination import after, decode_cursor, encode_cursor, parse_instant
-from motcua_workflow.actors import Actor
-from motcua_workflow.tasks.errors import (
-    TaskAlreadyClaimed,
-    TaskClosed,
-    TaskNotFound,
-    TaskOtherAgency,
-    TaskRoleNotAllowed,
-)
+from motcua_workflow.tasks.errors import TaskAlreadyClaimed, TaskClosed, TaskNotFound
 from motcua_workflow.tasks.models import Task
 
 Due = Literal["soon", "overdue"]
@@ -94,50 +87,41 @@ async def counts(session: AsyncSession, scope: Scope, *, agency: str | None,
     return {"open": row[0], "unassigned": row[1], "due_soon": row[2], "overdue": row[3]}
 
 
-async def lock(session: AsyncSession, task_id: str) -> None:
-    """Lock the task row (if it exists) before an Idempotency-Key lookup."""
-    await session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
-
-
-async def _get_for_update(session: AsyncSession, scope: Scope, task_id: str) -> Task:
+async def lock(session: AsyncSession, task_id: str) -> Task:
+    """The task, row-locked (before an Idempotency-Key lookup), or TaskNotFound."""
     task = await session.scalar(select(Task).where(Task.id == task_id).with_for_update())
-    if task is None or (scope.agencies is not None and task.agency_code not in scope.agencies):
+    if task is None:
         raise TaskNotFound(f"no task {task_id}")
-    if task.state != "open":
-        raise TaskClosed(f"task {task_id} is {task.state}")
     return task
 
 
-async def get(session: AsyncSession, scope: Scope, task_id: str) -> Task:
-    """One task in scope, or TaskNotFound."""
+async def get(session: AsyncSession, task_id: str) -> Task:
+    """One task, or TaskNotFound."""
     task = await session.get(Task, task_id)
-    if task is None or (scope.agencies is not None and task.agency_code not in scope.agencies):
+    if task is None:
         raise TaskNotFound(f"no task {task_id}")
     return task
 
 
-async def claim(session: AsyncSession, scope: Scope, task_id: str, actor: Actor,
-                now: datetime) -> Task:
-    """The acting officer takes the task (again: harmless; someone else's: 409)."""
-    task = await _get_for_update(session, scope, task_id)
-    if task.agency_code != actor.agency_code:
-        raise TaskOtherAgency(f"task {task_id} belongs to {task.agency_code}")
-    if task.role is not None and task.role != actor.role:
-        raise TaskRoleNotAllowed(f"task {task_id} is for {task.role!r}")
-    if task.assignee_id not in (None, actor.id):
-        raise TaskAlreadyClaimed(f"task {task_id} is claimed by {task.assignee_id}")
+def _ensure_open(task: Task) -> None:
+    if task.state != "open":
+        raise TaskClosed(f"task {task.id} is {task.state}")
+
+
+async def claim(session: AsyncSession, task: Task, officer_id: str, now: datetime) -> Task:
+    """The officer takes the task (again: harmless; someone else's: 409)."""
+    _ensure_open(task)
+    if task.assignee_id not in (None, officer_id):
+        raise TaskAlreadyClaimed(f"task {task.id} is claimed by {task.assignee_id}")
     if task.assignee_id is None:
-        task.assignee_id, task.claimed_at = actor.id, now
+        task.assignee_id, task.claimed_at = officer_id, now
     await session.flush()
     return task
 
 
-async def assign(session: AsyncSession, scope: Scope, task_id: str, actor: Actor,
-                 assignee_id: str, now: datetime) -> Task:
+async def assign(session: AsyncSession, task: Task, assignee_id: str, now: datetime) -> Task:
     """Give the task to an officer of its agency (reassigning is allowed)."""
-    task = await _get_for_update(session, scope, task_id)
-    if task.agency_code != actor.agency_code:
-        raise TaskOtherAgency(f"task {task_id} belongs to {task.agency_code}")
+    _ensure_open(task)
     task.assignee_id, task.claimed_at = assignee_id, now
     await session.flush()
     return task
