@@ -11,14 +11,14 @@ from motcua.db import utcnow
 from motcua.events import Envelope
 from motcua.testing import Mesh, wait_for
 from tests.e2e.helpers import dossier_body
-from tests.motcua_intake.helpers import submit, ward
+from tests.motcua_intake.helpers import desk, submit, ward
 
 
 class TestExtension:
     async def test_new_appointment_and_reason_reach_tracking(self, mesh: Mesh,
                                                              intake) -> None:
         body = dossier_body(ward(mesh), receive_now=True)
-        dossier = await submit(intake, body)
+        dossier = await submit(intake, body, desk(mesh))
         new_due = utcnow() + timedelta(days=10)
         data = CaseExtendedV1(case_id="c1", dossier_code=dossier["code"],
                               agency_code=ward(mesh), occurred_at=utcnow(), apology_id="a1",

@@ -8,7 +8,9 @@ from pathlib import Path
 from motcua.testing import Mesh
 from motcua_intake.attachments.models import Attachment
 from tests.e2e.helpers import table_count
-from tests.motcua_intake.helpers import EXE, PDF, PNG, problem, upload
+from tests.motcua_intake.helpers import EXE, PDF, PNG, citizen, problem, upload
+
+PID = "038095000123"
 
 
 def _stored_files(root: Path) -> list[Path]:
@@ -18,7 +20,8 @@ def _stored_files(root: Path) -> list[Path]:
 class TestUpload:
     async def test_stored_under_a_generated_name_with_its_hash(self, mesh: Mesh,
                                                               intake) -> None:
-        r = await upload(intake, PDF, "Tờ khai khai sinh.pdf")
+        me = citizen(mesh, PID)
+        r = await upload(intake, PDF, "Tờ khai khai sinh.pdf", who=me)
         assert r.status_code == 201, r.text
         got = r.json()
         assert got["sha256"] == hashlib.sha256(PDF).hexdigest()
@@ -28,19 +31,21 @@ class TestUpload:
         [stored] = _stored_files(root)
         assert stored.name == got["id"] and stored.read_bytes() == PDF
 
-        content = await intake.client.get(f"/v1/attachments/{got['id']}/content")
+        content = await intake.client.get(f"/v1/attachments/{got['id']}/content", headers=me)
         assert content.content == PDF
         assert content.headers["content-type"] == "application/pdf"
         assert content.headers["x-content-type-options"] == "nosniff"
-        assert (await intake.client.get(f"/v1/attachments/{got['id']}")).json() == got
+        assert (await intake.client.get(f"/v1/attachments/{got['id']}",
+                                        headers=me)).json() == got
 
     async def test_idempotent_upload(self, mesh: Mesh, intake) -> None:
         key = {"Idempotency-Key": "up-1"}
-        first = await upload(intake, PDF, "a.pdf", **key)
-        again = await upload(intake, PDF, "a.pdf", **key)
+        me = citizen(mesh, PID)
+        first = await upload(intake, PDF, "a.pdf", who=me, **key)
+        again = await upload(intake, PDF, "a.pdf", who=me, **key)
         assert again.json() == first.json()
         assert again.headers["idempotent-replayed"] == "true"
-        problem(await upload(intake, PNG, "b.png", "image/png", **key), 409,
+        problem(await upload(intake, PNG, "b.png", "image/png", who=me, **key), 409,
                 "idempotency.key_reused")
         assert await table_count(intake, Attachment.__table__) == 1
         assert len(_stored_files(intake.settings.resolved_attachment_dir())) == 1
@@ -60,7 +65,7 @@ class TestUpload:
 
     async def test_refused_uploads_leave_nothing(self, mesh: Mesh, intake) -> None:
         for content, filename, declared, status, code in self.REFUSED:
-            r = await upload(intake, content, filename, declared)
+            r = await upload(intake, content, filename, declared, who=citizen(mesh, PID))
             problem(r, status, code)
             assert await table_count(intake, Attachment.__table__) == 0, filename
             assert _stored_files(intake.settings.resolved_attachment_dir()) == [], filename
@@ -69,16 +74,17 @@ class TestUpload:
         body = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="a\x01b.pdf"'
                 b"\r\nContent-Type: application/pdf\r\n\r\n" + PDF + b"\r\n--B--\r\n")
         r = await intake.client.post("/v1/attachments", content=body, headers={
-            "content-type": "multipart/form-data; boundary=B"})
+            "content-type": "multipart/form-data; boundary=B", **citizen(mesh, PID)})
         problem(r, 422, "attachment.filename_invalid")
         assert await table_count(intake, Attachment.__table__) == 0
 
     async def test_body_far_over_the_limit_is_cut_off(self, mesh: Mesh, intake) -> None:
-        r = await upload(intake, PDF + b"0" * (400 * 1024), "huge.pdf")
+        r = await upload(intake, PDF + b"0" * (400 * 1024), "huge.pdf", who=citizen(mesh, PID))
         problem(r, 413, "request.too_large")
         assert await table_count(intake, Attachment.__table__) == 0
 
     async def test_missing_file_field(self, mesh: Mesh, intake) -> None:
-        r = await intake.client.post("/v1/attachments", data={"other": "x"})
+        r = await intake.client.post("/v1/attachments", data={"other": "x"},
+                                     headers=citizen(mesh, PID))
         body = problem(r, 422, "request.validation_failed")
         assert body["errors"][0]["field"] == "file"

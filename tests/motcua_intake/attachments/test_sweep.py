@@ -8,17 +8,18 @@ from motcua.testing import Mesh
 from motcua_intake.attachments.models import Attachment
 from motcua_intake.attachments.service import sweep_orphans
 from tests.e2e.helpers import dossier_body, table_count
-from tests.motcua_intake.helpers import submit, upload_id, ward
+from tests.motcua_intake.helpers import desk, submit, upload_id, ward
 
 
 class TestSweep:
     async def test_orphans_go_attached_stay(self, mesh: Mesh, intake) -> None:
-        kept = await upload_id(intake)
-        orphan = await upload_id(intake)
+        clerk = desk(mesh)
+        kept = await upload_id(intake, who=clerk)
+        orphan = await upload_id(intake, who=clerk)
         await submit(intake, dossier_body(ward(mesh), documents=[
             {"component_code": "to_khai_khai_sinh", "source": "upload", "attachment_ids": [kept]},
             {"component_code": "giay_chung_sinh", "source": "paper"},
-            {"component_code": "giay_to_tuy_than", "source": "shown"}]))
+            {"component_code": "giay_to_tuy_than", "source": "shown"}]), clerk)
         storage = intake.app.state.storage
         assert await sweep_orphans(intake.runtime.sessions, storage,
                                    older_than=timedelta(hours=1)) == 0  # too recent

@@ -9,7 +9,7 @@ from motcua_intake.catalog.csvio import from_csv
 from motcua_intake.catalog.models import Procedure
 from motcua_intake.catalog.sample import SEED_FILE
 from tests.e2e.helpers import dossier_body, table_count
-from tests.motcua_intake.helpers import centre, problem, ward
+from tests.motcua_intake.helpers import catalog_admin, centre, desk, problem, ward
 
 NEW = {
     "national_code": "1.999001", "name_vi": "Thủ tục mẫu cấp giấy xác nhận",
@@ -63,26 +63,34 @@ class TestSeed:
 class TestLifecycle:
     async def test_create_update_publish_versions(self, mesh: Mesh, intake) -> None:
         body = {**NEW, "agencies": [ward(mesh)], "reception_points": [ward(mesh), centre(mesh)]}
-        created = await intake.client.post("/v1/procedures", json=body)
+        # the ward's agency_admin maintains the procedures the ward decides
+        admin = desk(mesh, ward(mesh), "agency_admin")
+        created = await intake.client.post("/v1/procedures", json=body, headers=admin)
         assert created.status_code == 201, created.text
         assert (created.json()["status"], created.json()["version"]) == ("draft", 1)
-        problem(await intake.client.post("/v1/procedures", json=body), 409, "procedure.exists")
+        problem(await intake.client.post("/v1/procedures", json=body, headers=admin), 409,
+                "procedure.exists")
 
         # a draft does not accept dossiers
+        clerk = desk(mesh)
         submission = dossier_body(ward(mesh), procedure_code="1.999001",
                                   documents=[{"component_code": "don", "source": "paper"}])
-        problem(await intake.client.post("/v1/dossiers", json=submission), 422,
+        problem(await intake.client.post("/v1/dossiers", json=submission, headers=clerk), 422,
                 "procedure.not_available")
 
         published = await intake.client.post("/v1/procedures/1.999001/publication",
-                                             json={"valid_from": "2020-01-01"})
+                                             json={"valid_from": "2020-01-01",
+                                                   "decision_date": "2019-12-20"},
+                                             headers=admin)
         assert published.json()["status"] == "published" and published.json()["published_at"]
-        first = await intake.client.post("/v1/dossiers", json=submission)
+        assert published.json()["decision_date"] == "2019-12-20"
+        first = await intake.client.post("/v1/dossiers", json=submission, headers=clerk)
         assert first.status_code == 201, first.text
         assert first.json()["procedure_version"] == 2
 
         changed = {**body, "statutory_time": {"amount": 3, "unit": "working_days"}}
-        updated = (await intake.client.put("/v1/procedures/1.999001", json=changed)).json()
+        updated = (await intake.client.put("/v1/procedures/1.999001", json=changed,
+                                           headers=admin)).json()
         assert updated["version"] == 3 and updated["status"] == "published"
         versions = (await intake.client.get("/v1/procedures/1.999001/versions")).json()
         assert [v["version"] for v in versions] == [1, 2, 3]
@@ -91,24 +99,38 @@ class TestLifecycle:
 
         # the dossier keeps the rules it was submitted under
         received = await intake.client.post(f"/v1/dossiers/{first.json()['code']}/reception",
-                                            json={})
+                                            json={}, headers=clerk)
         assert received.json()["statutory_time"]["amount"] == 2
 
         expired = await intake.client.post("/v1/procedures/1.999001/publication",
                                            json={"valid_from": "2020-01-01",
-                                                 "valid_to": "2020-12-31"})
+                                                 "valid_to": "2020-12-31"}, headers=admin)
         assert expired.status_code == 200
-        problem(await intake.client.post("/v1/dossiers", json=submission), 422,
+        problem(await intake.client.post("/v1/dossiers", json=submission, headers=clerk), 422,
                 "procedure.not_available")
+
+        # withdrawn (no longer a procedure of the catalog's denominators): no dossiers
+        withdrawn = await intake.client.post("/v1/procedures/1.999001/publication",
+                                             json={"status": "withdrawn"}, headers=admin)
+        assert withdrawn.json()["status"] == "withdrawn", withdrawn.text
+        assert withdrawn.json()["valid_to"] == "2020-12-31"  # kept
+        problem(await intake.client.post("/v1/procedures/1.999001/publication",
+                                         json={"status": "withdrawn"}, headers=admin), 409,
+                "procedure.not_published")
+        listed = (await intake.client.get("/v1/procedures",
+                                          params={"status": "withdrawn"})).json()["items"]
+        assert [p["national_code"] for p in listed] == ["1.999001"]
 
     async def test_references_must_resolve(self, mesh: Mesh, intake) -> None:
         body = {**NEW, "agencies": ["000.99.99.ZZZ"],
                 "bundle": {"members": ["1.001193", "8.888888"]}}
-        p = problem(await intake.client.post("/v1/procedures", json=body), 422,
+        p = problem(await intake.client.post("/v1/procedures", json=body,
+                                             headers=catalog_admin(mesh)), 422,
                     "catalog.invalid")
         assert {e["field"] for e in p["errors"]} == {"agencies.0", "bundle.members.1"}
         bad = {**NEW, "statutory_time": {"amount": 2}, "level": "district"}
-        p = problem(await intake.client.post("/v1/procedures", json=bad), 422,
+        p = problem(await intake.client.post("/v1/procedures", json=bad,
+                                             headers=catalog_admin(mesh)), 422,
                     "request.validation_failed")
         assert {e["field"] for e in p["errors"]} >= {"level", "statutory_time"}
         assert await table_count(intake, Procedure.__table__) == 35
@@ -119,12 +141,13 @@ class TestImportExport:
         exported = await intake.client.get("/v1/procedures/export")
         doc = exported.json()
         assert len(doc["procedures"]) == 35
-        again = await intake.client.post("/v1/procedures/import", json=doc)
+        admin = catalog_admin(mesh)
+        again = await intake.client.post("/v1/procedures/import", json=doc, headers=admin)
         assert again.json()["unchanged"] == sorted(p["national_code"]
                                                    for p in doc["procedures"])
         doc["procedures"].append({**NEW, "agencies": [ward(mesh)]})
         result = (await intake.client.post("/v1/procedures/import", json=doc,
-                                           params={"publish": "true"})).json()
+                                           params={"publish": "true"}, headers=admin)).json()
         assert result["created"] == ["1.999001"] and result["published"] == ["1.999001"]
 
     async def test_csv_round_trip(self, mesh: Mesh, intake) -> None:
@@ -134,13 +157,14 @@ class TestImportExport:
         parsed = from_csv(text)
         exported = (await intake.client.get("/v1/procedures/export")).json()
         assert [p.model_dump(mode="json") for p in parsed.procedures] == exported["procedures"]
+        admin = catalog_admin(mesh)
         result = await intake.client.post("/v1/procedures/import.csv", content=text.encode(),
-                                          headers={"content-type": "text/csv"})
+                                          headers={"content-type": "text/csv", **admin})
         assert len(result.json()["unchanged"]) == 35
 
         broken = text.replace("working_days", "fortnights", 1)
         p = problem(await intake.client.post("/v1/procedures/import.csv",
-                                             content=broken.encode()), 422,
+                                             content=broken.encode(), headers=admin), 422,
                     "catalog.csv_invalid")
         assert p["errors"][0]["field"].startswith("rows.2.statutory_time")
 
@@ -148,16 +172,34 @@ class TestImportExport:
 class TestAgencies:
     async def test_merger_maps_old_codes(self, mesh: Mesh, intake) -> None:
         new = f"000.03.17.{mesh.province}"
+        admin = catalog_admin(mesh)
         r = await intake.client.post("/v1/agencies", json={
             "code": new, "name_vi": "UBND phường mới (mẫu)", "level": "commune",
-            "valid_from": "2025-07-01", "replaces": [f"000.02.17.{mesh.province}"]})
+            "valid_from": "2025-07-01", "replaces": [f"000.02.17.{mesh.province}"]},
+            headers=admin)
         assert r.status_code == 201, r.text
         old = (await intake.client.get(f"/v1/agencies/000.02.17.{mesh.province}")).json()
         assert old["replaced_by"] == new and old["valid_to"] == "2025-07-01"
-        p = problem(await intake.client.post("/v1/dossiers", json=dossier_body(
-            f"000.02.17.{mesh.province}")), 422, "agency.replaced")
+        old_code = f"000.02.17.{mesh.province}"
+        p = problem(await intake.client.post("/v1/dossiers", json=dossier_body(old_code),
+                                             headers=desk(mesh, old_code)),
+                    422, "agency.replaced")
         assert p["replaced_by"] == new
         listed = (await intake.client.get("/v1/agencies")).json()["items"]
         assert len(listed) == 4
         problem(await intake.client.post("/v1/agencies", json={
-            "code": new, "name_vi": "x", "level": "commune"}), 409, "agency.exists")
+            "code": new, "name_vi": "x", "level": "commune"}, headers=admin), 409,
+            "agency.exists")
+
+    async def test_child_agency_by_its_parents_admin(self, mesh: Mesh, intake) -> None:
+        child = {"code": f"001.00.17.{mesh.province}", "name_vi": "Điểm tiếp nhận (mẫu)",
+                 "level": "other", "parent_code": centre(mesh)}
+        r = await intake.client.post("/v1/agencies", json=child,
+                                     headers=desk(mesh, centre(mesh), "agency_admin"))
+        assert r.status_code == 201, r.text
+        assert r.json()["parent_code"] == centre(mesh)
+        unknown = {**child, "code": f"002.00.17.{mesh.province}", "parent_code": "999.ZZZ"}
+        p = problem(await intake.client.post("/v1/agencies", json=unknown,
+                                             headers=catalog_admin(mesh)), 422,
+                    "catalog.invalid")
+        assert p["errors"][0]["field"] == "parent_code"

@@ -9,11 +9,15 @@ from tests.e2e.helpers import dossier_body
 from tests.motcua_intake.helpers import (
     PDF,
     centre,
+    citizen,
     commune,
+    desk,
     online_body,
     problem,
+    staff,
     start_intake,
     submit,
+    submitter,
     upload_id,
     ward,
     written,
@@ -24,7 +28,8 @@ NOTHING = {"dossiers": 0, "documents": 0, "history": 0, "outbox": 0, "attached":
 
 class TestChannels:
     async def test_three_channels(self, mesh: Mesh, intake) -> None:
-        online = await submit(intake, await online_body(intake, mesh))
+        body = await online_body(intake, mesh)
+        online = await submit(intake, body, citizen(mesh, body))
         assert online["status"] == 1 and online["channel"] == "online"
         assert online["code"].startswith(f"{ward(mesh)}-") and online["code"].endswith("-0001")
 
@@ -34,15 +39,14 @@ class TestChannels:
                  for c in ("to_khai_khai_sinh", "giay_chung_sinh", "giay_to_tuy_than")]
         postal = await submit(intake, dossier_body(commune(mesh), channel="postal",
                                                    reception_point=centre(mesh),
-                                                   documents=paper))
+                                                   documents=paper), desk(mesh, centre(mesh)))
         assert postal["code"].startswith(f"{centre(mesh)}-")
         assert (postal["agency_code"], postal["reception_point"]) == \
             (commune(mesh), centre(mesh))
         assert postal["status"] == 1
 
         # At the counter, received in one step: submitted then received, appointment fixed.
-        direct = await submit(intake, dossier_body(ward(mesh), receive_now=True,
-                                                   actor="officer-1"))
+        direct = await submit(intake, dossier_body(ward(mesh), receive_now=True), desk(mesh))
         assert direct["status"] == 2 and direct["due_at"] and direct["received_at"]
         assert direct["statutory_time"] == {"amount": 1, "unit": "working_days",
                                             "cutoff": "15:00"}
@@ -51,7 +55,8 @@ class TestChannels:
         counts = await written(intake)
         assert counts["dossiers"] == 3 and counts["outbox"] == 4 and counts["attached"] == 2
 
-        detail = (await intake.client.get(f"/v1/dossiers/{online['code']}")).json()
+        detail = (await intake.client.get(f"/v1/dossiers/{online['code']}",
+                                          headers=staff(mesh))).json()
         assert [d["source"] for d in detail["documents"]] == ["upload", "upload", "data_store"]
 
     async def test_routed_to_the_only_competent_agency(self, mesh: Mesh, intake) -> None:
@@ -61,27 +66,30 @@ class TestChannels:
                             documents=[{"component_code": c, "source": "paper"} for c in
                                        ("to_khai_yeu_cau_cap_lltp", "giay_to_tuy_than")])
         body.pop("agency_code")
-        got = await submit(intake, body)
+        got = await submit(intake, body, desk(mesh))
         assert got["agency_code"] == centre(mesh)
         assert got["code"].startswith(f"{ward(mesh)}-")
 
     async def test_several_competent_agencies_need_a_choice(self, mesh: Mesh, intake) -> None:
         body = dossier_body(None, reception_point=centre(mesh))
         body.pop("agency_code")
-        p = problem(await intake.client.post("/v1/dossiers", json=body), 422,
+        p = problem(await intake.client.post("/v1/dossiers", json=body,
+                                             headers=desk(mesh, centre(mesh))), 422,
                     "dossier.agency_required")
         assert p["agencies"] == sorted([ward(mesh), commune(mesh)])
         assert await written(intake) == NOTHING
 
     async def test_bundle_carries_its_members(self, mesh: Mesh, intake) -> None:
-        a, b = await upload_id(intake), await upload_id(intake, PDF, "cs.pdf")
         body = dossier_body(ward(mesh), procedure_code="3.000722", channel="online",
-                            reception_point=None, documents=[
-                                {"component_code": "to_khai_lien_thong", "source": "upload",
-                                 "attachment_ids": [a]},
-                                {"component_code": "giay_chung_sinh", "source": "upload",
-                                 "attachment_ids": [b]}])
-        r = await intake.client.post("/v1/dossiers", json=body)
+                            reception_point=None)
+        applicant = citizen(mesh, body)
+        a = await upload_id(intake, who=applicant)
+        b = await upload_id(intake, PDF, "cs.pdf", who=applicant)
+        body["documents"] = [{"component_code": "to_khai_lien_thong", "source": "upload",
+                              "attachment_ids": [a]},
+                             {"component_code": "giay_chung_sinh", "source": "upload",
+                              "attachment_ids": [b]}]
+        r = await intake.client.post("/v1/dossiers", json=body, headers=applicant)
         if r.status_code == 422:  # the seed may list more required components
             missing = [e["message"].split(":")[0] for e in r.json()["errors"]]
             pytest.fail(f"bundle needs more components: {missing}")
@@ -92,7 +100,7 @@ class TestCodeFormat:
     async def test_centralised_format_by_configuration(self, mesh: Mesh, tmp_path) -> None:
         intake = await start_intake(mesh, code_format="centralised", system_owner_code="07",
                                     attachment_dir=str(tmp_path))
-        code = (await submit(intake, dossier_body(ward(mesh))))["code"]
+        code = (await submit(intake, dossier_body(ward(mesh)), desk(mesh)))["code"]
         assert code.startswith(f"{mesh.province}.17.01.000-") and code.endswith("-070001")
 
 
@@ -100,35 +108,37 @@ class TestRefusedInputs:
     async def test_missing_components_are_listed_exactly(self, mesh: Mesh, intake) -> None:
         body = dossier_body(ward(mesh), documents=[
             {"component_code": "to_khai_khai_sinh", "source": "paper"}])
-        p = problem(await intake.client.post("/v1/dossiers", json=body), 422,
-                    "dossier.components_missing")
+        p = problem(await intake.client.post("/v1/dossiers", json=body, headers=desk(mesh)),
+                    422, "dossier.components_missing")
         assert [m["code"] for m in p["missing"]] == ["giay_chung_sinh", "giay_to_tuy_than"]
         assert {e["field"] for e in p["errors"]} == {"documents"}
         assert len(p["errors"]) == 2
         assert await written(intake) == NOTHING
 
     async def test_documents_that_cannot_be_accepted(self, mesh: Mesh, intake) -> None:
-        used = await upload_id(intake)
-        await submit(intake, dossier_body(ward(mesh), documents=[
-            {"component_code": "to_khai_khai_sinh", "source": "upload",
-             "attachment_ids": [used]},
-            {"component_code": "giay_chung_sinh", "source": "paper"},
-            {"component_code": "giay_to_tuy_than", "source": "shown"}]))
+        first = await online_body(intake, mesh)
+        applicant = citizen(mesh, first)
+        await submit(intake, first, applicant)
+        used = first["documents"][0]["attachment_ids"][0]
+        # someone else's upload is as unknown to this citizen as an id that does not exist
+        theirs = await upload_id(intake, who=desk(mesh))
         before = await written(intake)
-        body = dossier_body(ward(mesh), channel="online", reception_point=None, documents=[
+        body = dossier_body(ward(mesh), channel="online", reception_point=None,
+                            applicant=first["applicant"], documents=[
             {"component_code": "to_khai_khai_sinh", "source": "paper"},  # not online
             {"component_code": "giay_chung_sinh", "source": "data_store",
              "data_store_ref": "x"},  # not reusable
             {"component_code": "giay_to_tuy_than", "source": "upload",
-             "attachment_ids": [used, "0190d6d5-0000-7000-8000-000000000000"]},
+             "attachment_ids": [used, "0190d6d5-0000-7000-8000-000000000000", theirs]},
             {"component_code": "khong_co", "source": "paper"}])
-        p = problem(await intake.client.post("/v1/dossiers", json=body), 422,
-                    "dossier.documents_invalid")
+        p = problem(await intake.client.post("/v1/dossiers", json=body, headers=applicant),
+                    422, "dossier.documents_invalid")
         assert {(e["field"], e["code"]) for e in p["errors"]} == {
             ("documents.0.source", "source.not_allowed"),
             ("documents.1.source", "source.not_allowed"),
             ("documents.2.attachment_ids.0", "attachment.in_use"),
             ("documents.2.attachment_ids.1", "attachment.unknown"),
+            ("documents.2.attachment_ids.2", "attachment.unknown"),
             ("documents.3.component_code", "component.unknown"),
         }
         assert await written(intake) == before
@@ -162,7 +172,9 @@ class TestRefusedInputs:
             change = {k: v.format(p=mesh.province) if isinstance(v, str) else v
                       for k, v in change.items()}
             body = {**dossier_body(ward(mesh)), **change}
-            p = problem(await intake.client.post("/v1/dossiers", json=body), status, code)
+            p = problem(await intake.client.post("/v1/dossiers", json=body,
+                                                 headers=submitter(mesh, body)),
+                        status, code)
             assert field in {e["field"] for e in p["errors"]}, (change, p)
             assert await written(intake) == NOTHING, change
 
@@ -171,10 +183,11 @@ class TestRefusedInputs:
                             reception_point=centre(mesh),
                             applicant={"kind": "organisation", "id_number": "0100109106",
                                        "full_name": "Công ty TNHH Mẫu"})
-        r = await intake.client.post("/v1/dossiers", json=body)
+        clerk = submitter(mesh, body)
+        r = await intake.client.post("/v1/dossiers", json=body, headers=clerk)
         if r.status_code == 422 and r.json()["code"] == "dossier.components_missing":
             body["documents"] = [{"component_code": m["code"], "source": "paper"}
                                  for m in r.json()["missing"]]
-            r = await intake.client.post("/v1/dossiers", json=body)
+            r = await intake.client.post("/v1/dossiers", json=body, headers=clerk)
         assert r.status_code == 201, r.text
         assert r.json()["applicant"]["kind"] == "organisation"

@@ -10,7 +10,7 @@ import pypdf
 from motcua.testing import Mesh
 from motcua_intake.printing.slips import Receipt, Refusal, SlipDocument, receipt_pdf, refusal_pdf
 from tests.e2e.helpers import dossier_body
-from tests.motcua_intake.helpers import act, problem, submit, ward
+from tests.motcua_intake.helpers import act, citizen, desk, problem, submit, ward
 
 AT = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)  # 15:05 in Vietnam
 
@@ -52,18 +52,24 @@ class TestSlips:
 
 class TestSlipEndpoints:
     async def test_receipt_and_refusal_slips(self, mesh: Mesh, intake) -> None:
-        received = (await submit(intake, dossier_body(ward(mesh), receive_now=True)))["code"]
-        r = await intake.client.get(f"/v1/dossiers/{received}/receipt.pdf")
+        clerk = desk(mesh)
+        body = dossier_body(ward(mesh), receive_now=True)
+        received = (await submit(intake, body, clerk))["code"]
+        # the applicant prints their own receipt
+        r = await intake.client.get(f"/v1/dossiers/{received}/receipt.pdf",
+                                    headers=citizen(mesh, body))
         assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
         text = _text(r.content)
         assert received in text and "Giấy chứng sinh" in text and "Xuất trình" in text
         assert f"/tracking?code={received}" in text.replace("\n", "")
-        problem(await intake.client.get(f"/v1/dossiers/{received}/refusal.pdf"), 409,
-                "dossier.not_printable")
+        problem(await intake.client.get(f"/v1/dossiers/{received}/refusal.pdf",
+                                        headers=clerk), 409, "dossier.not_printable")
 
-        refused = (await submit(intake, dossier_body(ward(mesh))))["code"]
-        problem(await intake.client.get(f"/v1/dossiers/{refused}/receipt.pdf"), 409,
-                "dossier.not_printable")
-        await act(intake, refused, "refusal", {"reasons": ["Không đúng thẩm quyền"]})
-        text = _text((await intake.client.get(f"/v1/dossiers/{refused}/refusal.pdf")).content)
+        refused = (await submit(intake, dossier_body(ward(mesh)), clerk))["code"]
+        problem(await intake.client.get(f"/v1/dossiers/{refused}/receipt.pdf", headers=clerk),
+                409, "dossier.not_printable")
+        await act(intake, refused, "refusal", {"reasons": ["Không đúng thẩm quyền"]},
+                  who=clerk)
+        text = _text((await intake.client.get(f"/v1/dossiers/{refused}/refusal.pdf",
+                                              headers=clerk)).content)
         assert "Không đúng thẩm quyền" in text

@@ -6,14 +6,14 @@ import json
 
 from motcua.testing import Mesh
 from tests.e2e.helpers import dossier_body
-from tests.motcua_intake.helpers import act, problem, start_intake, submit, ward
+from tests.motcua_intake.helpers import act, desk, problem, start_intake, submit, ward
 
 
 class TestTracking:
     async def test_timeline_by_code_and_factor(self, mesh: Mesh, intake) -> None:
         body = dossier_body(ward(mesh), receive_now=True)
         body["applicant"]["phone"] = "0912345678"
-        code = (await submit(intake, body))["code"]
+        code = (await submit(intake, body, desk(mesh)))["code"]
         id_factor = body["applicant"]["id_number"][-4:]
         for factor in (id_factor, "5678"):
             r = await intake.client.get(f"/v1/tracking/{code}", params={"factor": factor})
@@ -39,18 +39,18 @@ class TestTracking:
 
     async def test_awaited_and_refusal(self, mesh: Mesh, intake) -> None:
         body = dossier_body(ward(mesh))
-        code = (await submit(intake, body))["code"]
+        code = (await submit(intake, body, desk(mesh)))["code"]
         factor = body["applicant"]["id_number"][-4:]
         view = (await intake.client.get(f"/v1/tracking/{code}", params={"factor": factor})).json()
         assert [a["kind"] for a in view["awaited"]] == ["reception"]
-        await act(intake, code, "refusal", {"reasons": ["Thiếu tờ khai"]})
+        await act(intake, code, "refusal", {"reasons": ["Thiếu tờ khai"]}, who=desk(mesh))
         view = (await intake.client.get(f"/v1/tracking/{code}", params={"factor": factor})).json()
         assert view["status"] == 3 and view["awaited"] == []
         assert view["timeline"][-1]["note_vi"] == "Thiếu tờ khai"
 
     async def test_the_citizen_page(self, mesh: Mesh, intake) -> None:
         body = dossier_body(ward(mesh), receive_now=True)
-        code = (await submit(intake, body))["code"]
+        code = (await submit(intake, body, desk(mesh)))["code"]
         form = await intake.client.get("/tracking", params={"code": code})
         assert form.status_code == 200 and f'value="{code}"' in form.text
         assert 'method="post"' in form.text
@@ -71,7 +71,7 @@ class TestRateLimits:
                                     tracking_max_failures=2,
                                     attachment_dir=str(tmp_path / "a"))
         body = dossier_body(ward(mesh))
-        code = (await submit(intake, body))["code"]
+        code = (await submit(intake, body, desk(mesh)))["code"]
         statuses = [(await intake.client.get(f"/v1/tracking/{code}",
                                              params={"factor": "0000"})).status_code
                     for _ in range(4)]

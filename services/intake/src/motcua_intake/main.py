@@ -67,7 +67,8 @@ def create_app(settings: ServiceSettings | None = None, *,
         else ()
     app.state.desk = Desk(province=settings.province, calendar=Calendar(overrides=overrides),
                           code_format=settings.code_format,
-                          system_owner_code=settings.system_owner_code)
+                          system_owner_code=settings.system_owner_code,
+                          owner_ref_key=settings.resolved_owner_ref_key())
     app.state.storage = storage
     app.state.tracking_limits = {
         "ip": TokenBuckets(settings.tracking_burst, settings.tracking_per_minute),

@@ -28,6 +28,9 @@ class Attachment(Base):
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     dossier_code: Mapped[str | None] = mapped_column(String(60))
     attached_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: Who uploaded it and their kind: a citizen's owner reference, an officer's subject.
+    uploaded_by: Mapped[str | None] = mapped_column(String(100))
+    uploader_kind: Mapped[str | None] = mapped_column(String(10))
 
     __table_args__ = (
         Index("ix_attachment_dossier_code", "dossier_code"),

@@ -108,11 +108,13 @@ async def store(upload: UploadFile, storage: Storage, *, max_bytes: int) -> Stor
                       size_bytes=size, sha256=digest.hexdigest())
 
 
-def record(session: AsyncSession, stored: StoredFile) -> Attachment:
+def record(session: AsyncSession, stored: StoredFile, *, by: str,
+           by_kind: str) -> Attachment:
     """The attachment row of a stored file, in the request's transaction."""
     attachment = Attachment(id=stored.key, storage_key=stored.key, filename=stored.filename,
                             content_type=stored.content_type, size_bytes=stored.size_bytes,
-                            sha256=stored.sha256, uploaded_at=utcnow())
+                            sha256=stored.sha256, uploaded_at=utcnow(), uploaded_by=by,
+                            uploader_kind=by_kind)
     session.add(attachment)
     return attachment
 

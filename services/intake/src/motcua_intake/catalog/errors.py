@@ -7,6 +7,7 @@
     ├── AgencyNotFound           404 agency.not_found
     ├── ProcedureExists          409 procedure.exists
     ├── AgencyExists             409 agency.exists
+    ├── ProcedureNotPublished    409 procedure.not_published (withdrawing a draft)
     ├── CatalogInvalid           422 catalog.invalid (references that do not resolve)
     └── CatalogCsvInvalid        422 catalog.csv_invalid
 """
@@ -32,6 +33,11 @@ class ProcedureExists(Conflict):
 class AgencyExists(Conflict):
     code = "agency.exists"
     title = "An agency with this code exists"
+
+
+class ProcedureNotPublished(Conflict):
+    code = "procedure.not_published"
+    title = "Only a published procedure can be withdrawn"
 
 
 class CatalogInvalid(Unprocessable):

@@ -31,6 +31,8 @@ class Agency(Base):
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     replaced_by: Mapped[str | None] = mapped_column(String(35))
+    #: The agency it belongs to (its agency_admin registers it); None for a top-level one.
+    parent_code: Mapped[str | None] = mapped_column(String(35))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     def is_valid_on(self, day: date) -> bool:
@@ -63,6 +65,8 @@ class Procedure(Base):
     valid_to: Mapped[date | None] = mapped_column(Date)
     #: When it was (last) published: the index scores timely publication.
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: When the announcing decision (quyết định công bố) was issued, where known.
+    decision_date: Mapped[date | None] = mapped_column(Date)
     definition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -87,6 +91,7 @@ class ProcedureRevision(Base):
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decision_date: Mapped[date | None] = mapped_column(Date)
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -50,7 +50,11 @@ def sample_document(province: str) -> CatalogDocument:
 
 
 async def seed(settings: ServiceSettings) -> str:
-    """Insert the sample agencies and the seed procedures that are missing (idempotent)."""
+    """Insert the sample agencies and the seed procedures that are missing (idempotent).
+
+    The procedures it adds are published, and announced (``procedure.published``) through
+    the outbox: the running intake's relay publishes them.
+    """
     engine = create_engine(settings.resolved_database_url())
     try:
         async with session_factory(engine)() as session, session.begin():
@@ -64,7 +68,8 @@ async def seed(settings: ServiceSettings) -> str:
                     added += 1
             await session.flush()
             result = await service.import_document(
-                session, sample_document(settings.province), publish=True, only_missing=True)
+                session, sample_document(settings.province), publish=True, only_missing=True,
+                province=settings.province)
     finally:
         await engine.dispose()
     return f"{added} agencies and {len(result.created) + len(result.updated)} procedures added"

@@ -234,10 +234,18 @@ class ImportResult(BaseModel):
 
 
 class Publication(_Strict):
-    """Publish a procedure (công bố) with its validity dates."""
+    """Publish (công bố) or withdraw a procedure.
 
+    ``published``: its validity dates and the announcing decision's date replace the
+    previous ones. ``withdrawn``: it stops accepting dossiers; the dates are kept unless
+    given.
+    """
+
+    status: Literal["published", "withdrawn"] = "published"
     valid_from: date | None = None
     valid_to: date | None = None
+    decision_date: date | None = Field(None, description="When the announcing decision "
+                                                         "(quyết định công bố) was issued")
 
     @model_validator(mode="after")
     def _ordered(self) -> Publication:
@@ -254,11 +262,12 @@ class ProcedureRead(BaseModel):
     name_vi: str
     name_en: str | None
     level: str
-    status: Literal["draft", "published"]
+    status: Literal["draft", "published", "withdrawn"]
     version: int
     valid_from: date | None
     valid_to: date | None
     published_at: datetime | None
+    decision_date: date | None = None
     updated_at: datetime | None
     definition: ProcedureDefinition
 
@@ -297,6 +306,7 @@ class RevisionRead(BaseModel):
     valid_from: date | None
     valid_to: date | None
     published_at: datetime | None
+    decision_date: date | None = None
     created_at: datetime
 
 
@@ -310,6 +320,9 @@ class AgencyCreate(_Strict):
     valid_from: date | None = None
     valid_to: date | None = None
     replaces: list[str] = []
+    parent_code: str | None = Field(None, pattern=AGENCY_CODE,
+                                    description="The agency it belongs to; its agency_admin "
+                                                "may register it (none: top level)")
 
 
 class AgencyRead(BaseModel):
@@ -324,6 +337,7 @@ class AgencyRead(BaseModel):
     valid_from: date | None
     valid_to: date | None
     replaced_by: str | None
+    parent_code: str | None = None
 
 
 class AgencyPage(BaseModel):

@@ -2,7 +2,8 @@
 
 Services flush, never commit: the request's session commits. Every save of a procedure
 bumps its ``version`` and writes a revision, so a dossier keeps pointing at the rules it
-was submitted under.
+was submitted under. Every save that leaves a procedure published, and every withdrawal,
+records ``ProcedurePublishedV1`` (metrics scores publication from it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua import outbox
 from motcua.calendar import TIMEZONE
+from motcua.contracts.intake import ProcedurePublishedV1
 from motcua.db import utcnow
 from motcua.errors import FieldError
 from motcua_intake.catalog.errors import (
@@ -20,6 +23,7 @@ from motcua_intake.catalog.errors import (
     CatalogInvalid,
     ProcedureExists,
     ProcedureNotFound,
+    ProcedureNotPublished,
 )
 from motcua_intake.catalog.models import Agency, Procedure, ProcedureRevision
 from motcua_intake.catalog.repository import CatalogRepository
@@ -30,6 +34,31 @@ from motcua_intake.catalog.schemas import (
     ProcedureDefinition,
     Publication,
 )
+
+#: The content every published entry must carry (Decree 63/2010 Art. 8 as this catalog
+#: holds it; docs/intake.md "Publication events"), checked by :func:`missing_content`.
+MANDATORY_CONTENT = ("name_vi", "field_vi", "statutory_time", "components", "fee_lines",
+                     "agencies", "reception_points")
+
+
+def missing_content(definition: ProcedureDefinition) -> list[str]:
+    """The mandatory content fields that are empty in ``definition``, in a fixed order.
+
+    A bundle takes its members' components, so it may have none of its own; empty fee
+    lines mean "no fee" unless the entry is flagged ``fee_info_missing``.
+    """
+    time = definition.statutory_time
+    empty = {
+        "name_vi": not definition.name_vi.strip(),
+        "field_vi": not definition.field_vi.strip(),
+        "statutory_time": time.amount is None and not time.per_channel,
+        "components": not definition.components and definition.bundle is None,
+        "fee_lines": not definition.fee_lines
+        and "fee_info_missing" in definition.data_quality_flags,
+        "agencies": not definition.agencies,
+        "reception_points": not definition.reception_points,
+    }
+    return [name for name in MANDATORY_CONTENT if empty[name]]
 
 
 def business_today(now: datetime | None = None) -> date:
@@ -70,9 +99,12 @@ async def create(session: AsyncSession, definition: ProcedureDefinition) -> Proc
     return procedure
 
 
-async def update(session: AsyncSession, code: str,
-                 definition: ProcedureDefinition) -> Procedure:
-    """Replace a procedure's definition (a new version; publication state is kept)."""
+async def update(session: AsyncSession, code: str, definition: ProcedureDefinition, *,
+                 province: str) -> Procedure:
+    """Replace a procedure's definition (a new version; publication state is kept).
+
+    A published procedure's new version is announced as published again.
+    """
     repo = CatalogRepository(session)
     procedure = await repo.procedure(code, for_update=True)
     if procedure is None:
@@ -82,31 +114,48 @@ async def update(session: AsyncSession, code: str,
             field="national_code", code="field.mismatch",
             message=f"the path names {procedure.national_code}")])
     await _check_references(session, [definition], prefix="")
-    await _save(session, procedure, definition, utcnow())
+    now = utcnow()
+    await _save(session, procedure, definition, now)
+    if procedure.status == "published":
+        _announce(session, procedure, definition, province=province, at=now)
     await session.flush()
     return procedure
 
 
-async def publish(session: AsyncSession, code: str, body: Publication) -> Procedure:
-    """Publish (công bố) with validity dates; the publication instant is recorded."""
+async def publish(session: AsyncSession, code: str, body: Publication, *,
+                  province: str) -> Procedure:
+    """Publish (công bố) with validity dates, or withdraw; the instant of a publication is
+    recorded and either is announced."""
     procedure = await CatalogRepository(session).procedure(code, for_update=True)
     if procedure is None or not procedure.definition:
         raise ProcedureNotFound(f"no procedure {code}")
     now = utcnow()
-    procedure.status = "published"
-    procedure.valid_from, procedure.valid_to = body.valid_from, body.valid_to
-    procedure.published_at = now
-    await _save(session, procedure, definition_of(procedure), now)
+    if body.status == "withdrawn":
+        if procedure.status != "published":
+            raise ProcedureNotPublished(f"procedure {code} is {procedure.status}",
+                                        status=procedure.status)
+        procedure.status = "withdrawn"
+        procedure.valid_from = body.valid_from or procedure.valid_from
+        procedure.valid_to = body.valid_to or procedure.valid_to
+        procedure.decision_date = body.decision_date or procedure.decision_date
+    else:
+        procedure.status = "published"
+        procedure.valid_from, procedure.valid_to = body.valid_from, body.valid_to
+        procedure.decision_date = body.decision_date
+        procedure.published_at = now
+    definition = definition_of(procedure)
+    await _save(session, procedure, definition, now)
+    _announce(session, procedure, definition, province=province, at=now)
     await session.flush()
     return procedure
 
 
 async def import_document(session: AsyncSession, doc: CatalogDocument, *, publish: bool,
-                          only_missing: bool = False) -> ImportResult:
+                          province: str, only_missing: bool = False) -> ImportResult:
     """Create or update every procedure of ``doc``; optionally publish them.
 
     With ``only_missing`` existing procedures are left untouched (the seed must never undo
-    an operator's edit).
+    an operator's edit). Every procedure saved here that ends up published is announced.
     """
     definitions = doc.procedures
     await _check_references(session, definitions, prefix="procedures.")
@@ -123,13 +172,16 @@ async def import_document(session: AsyncSession, doc: CatalogDocument, *, publis
             if publish and not only_missing and procedure.status != "published":
                 procedure.status, procedure.published_at = "published", now
                 await _save(session, procedure, definition, now)
+                _announce(session, procedure, definition, province=province, at=now)
                 result.published.append(code)
             continue
         (result.updated if procedure is not None else result.created).append(code)
         was_published = procedure is not None and procedure.status == "published"
-        await _save(session, procedure, definition, now, publish_now=publish)
+        procedure = await _save(session, procedure, definition, now, publish_now=publish)
         if publish and not was_published:
             result.published.append(code)
+        if procedure.status == "published":
+            _announce(session, procedure, definition, province=province, at=now)
     await session.flush()
     return result
 
@@ -147,15 +199,18 @@ async def create_agency(session: AsyncSession, body: AgencyCreate) -> Agency:
     repo = CatalogRepository(session)
     if await repo.agency(body.code) is not None:
         raise AgencyExists(f"agency {body.code} exists")
-    known = await repo.agency_codes(body.replaces)
-    missing = [i for i, c in enumerate(body.replaces) if c not in known]
-    if missing:
-        raise CatalogInvalid(errors=[FieldError(
-            field=f"replaces.{i}", code="agency.unknown",
-            message=f"unknown agency {body.replaces[i]}") for i in missing])
+    known = await repo.agency_codes([*body.replaces, *filter(None, [body.parent_code])])
+    errors = [FieldError(field=f"replaces.{i}", code="agency.unknown",
+                         message=f"unknown agency {c}")
+              for i, c in enumerate(body.replaces) if c not in known]
+    if body.parent_code is not None and body.parent_code not in known:
+        errors.append(FieldError(field="parent_code", code="agency.unknown",
+                                 message=f"unknown agency {body.parent_code}"))
+    if errors:
+        raise CatalogInvalid(errors=errors)
     agency = Agency(code=body.code, name_vi=body.name_vi, name_en=body.name_en,
                     level=body.level, valid_from=body.valid_from, valid_to=body.valid_to,
-                    created_at=utcnow())
+                    parent_code=body.parent_code, created_at=utcnow())
     session.add(agency)
     for old in body.replaces:
         replaced = await repo.agency(old)
@@ -224,7 +279,23 @@ async def _save(session: AsyncSession, procedure: Procedure | None,
         national_code=procedure.national_code, version=procedure.version,
         status=procedure.status, valid_from=procedure.valid_from,
         valid_to=procedure.valid_to, published_at=procedure.published_at,
-        definition=procedure.definition, created_at=now))
+        decision_date=procedure.decision_date, definition=procedure.definition,
+        created_at=now))
     await CatalogRepository(session).set_roles(
         procedure.national_code, definition.agencies, definition.reception_points)
     return procedure
+
+
+def _announce(session: AsyncSession, procedure: Procedure, definition: ProcedureDefinition,
+              *, province: str, at: datetime) -> None:
+    """Record ProcedurePublishedV1 for the procedure's current version."""
+    outbox.record(session, ProcedurePublishedV1(
+        procedure_code=procedure.national_code, procedure_version=procedure.version,
+        status="withdrawn" if procedure.status == "withdrawn" else "published",
+        name_vi=definition.name_vi, level=definition.level,
+        agencies=list(definition.agencies), valid_from=procedure.valid_from,
+        decision_date=procedure.decision_date, published_at=procedure.published_at or at,
+        online=definition.online_level in ("full", "partial"),
+        has_fees=bool(definition.fee_lines), missing_content=missing_content(definition),
+        occurred_at=at,
+    ), province=province, key=procedure.national_code, sequence=procedure.version)

@@ -17,13 +17,18 @@
     │   ├── ComponentsMissing          dossier.components_missing
     │   ├── DocumentsInvalid           dossier.documents_invalid
     │   └── ExemptionUnknown           dossier.exemption_unknown
+    ├── Forbidden                  403
+    │   ├── ApplicantNotCaller         dossier.applicant_not_caller (a citizen submitting
+    │   │                              for another person)
+    │   └── ChannelNotAllowed          dossier.channel_not_allowed (citizens: online only;
+    │                                  officers: direct and postal)
     └── Conflict                   409
         ├── DossierWrongStatus         dossier.wrong_status
         ├── DossierAlreadyRated        dossier.already_rated
         └── DossierNotPrintable        dossier.not_printable
 """
 
-from motcua.errors import Conflict, NotFound, Unprocessable
+from motcua.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 
 class DossierNotFound(NotFound):
@@ -89,6 +94,16 @@ class DocumentsInvalid(Unprocessable):
 class ExemptionUnknown(Unprocessable):
     code = "dossier.exemption_unknown"
     title = "Claimed exemption does not exist for this procedure"
+
+
+class ApplicantNotCaller(Forbidden):
+    code = "dossier.applicant_not_caller"
+    title = "A citizen submits only for themselves or an organisation they represent"
+
+
+class ChannelNotAllowed(Forbidden):
+    code = "dossier.channel_not_allowed"
+    title = "This caller cannot submit on this channel"
 
 
 class DossierWrongStatus(Conflict):

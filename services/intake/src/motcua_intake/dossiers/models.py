@@ -68,6 +68,9 @@ class Dossier(Base):
     applicant_id_number: Mapped[str] = mapped_column(String(20))
     applicant_name: Mapped[str] = mapped_column(String(255))
     applicant_phone: Mapped[str | None] = mapped_column(String(20))
+    #: The citizen who submitted an organisation's dossier as its representative (their
+    #: personal ID), so they can follow and act on it like an applicant.
+    representative_id_number: Mapped[str | None] = mapped_column(String(20))
     result_delivery: Mapped[str] = mapped_column(String(10))
     exemptions_claimed: Mapped[list[str] | None] = mapped_column(JSON)
     submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -101,6 +104,8 @@ class Dossier(Base):
         Index("ix_dossier_status_submitted", "status", "submitted_at"),
         Index("ix_dossier_due_at", "due_at"),
         Index("ix_dossier_procedure_code", "procedure_code"),
+        Index("ix_dossier_applicant_id_number", "applicant_id_number"),
+        Index("ix_dossier_representative_id_number", "representative_id_number"),
     )
 
     def _change(self, status: int, at: datetime) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.db import UtcDateTime
+from motcua.db import UtcDateTime, side_engine
 from motcua.pagination import after, decode_cursor, encode_cursor, parse_instant
 from motcua_intake.dossiers.models import (
     CLOCK_RUNNING,
@@ -29,9 +29,11 @@ _FAR_PAST = datetime(1900, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class DossierFilter:
-    """Officer list filters; ``agencies`` is the caller's scope (None: every agency)."""
+    """List filters; ``agencies`` is an officer's scope (None: every agency), ``owner`` a
+    citizen's personal ID (their dossiers: as applicant or organisation representative)."""
 
     agencies: list[str] | None = None
+    owner: str | None = None
     status: list[int] | None = None
     procedure: list[str] | None = None
     channel: list[str] | None = None
@@ -58,16 +60,26 @@ class DossierRepository:
     async def next_sequence(self, agency_code: str, day: str) -> int:
         """Take the next number for ``agency_code`` on ``day``, atomically.
 
-        One upsert statement: on PostgreSQL the row lock serialises concurrent takers, on
-        SQLite the write lock does, so two submissions never receive the same number.
+        One upsert statement, so two submissions never receive the same number. On
+        PostgreSQL it runs in its own short transaction: the counter row is locked only
+        for that statement, not until the submission commits (otherwise one agency's
+        submissions would run one at a time). A submission that fails after taking its
+        number leaves a gap in that day's numbers; codes stay unique and increasing. On
+        SQLite the submission already holds the database's single write lock, so the
+        number is taken inside it (no gaps).
         """
-        dialect = self.session.bind.dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        engine = self.session.bind
+        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         stmt = insert(DossierSequence).values(agency_code=agency_code, day=day, last_value=1)
         stmt = stmt.on_conflict_do_update(
             index_elements=["agency_code", "day"],
             set_={"last_value": DossierSequence.last_value + 1},
         ).returning(DossierSequence.last_value)
+        if engine.dialect.name == "postgresql":
+            async with side_engine(engine).connect() as conn:
+                value = (await conn.execute(stmt)).scalar_one()
+                await conn.commit()
+            return int(value)
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def documents(self, code: str) -> list[DossierDocument]:
@@ -89,6 +101,9 @@ class DossierRepository:
         if f.agencies is not None:
             stmt = stmt.where(or_(Dossier.agency_code.in_(f.agencies),
                                   Dossier.reception_point.in_(f.agencies)))
+        if f.owner is not None:
+            stmt = stmt.where(or_(Dossier.applicant_id_number == f.owner,
+                                  Dossier.representative_id_number == f.owner))
         if f.agency:
             stmt = stmt.where(or_(Dossier.agency_code.in_(f.agency),
                                   Dossier.reception_point.in_(f.agency)))

@@ -11,8 +11,6 @@ from motcua.idnumbers import mask
 from motcua_intake.catalog.schemas import AGENCY_CODE, PROCEDURE_CODE
 
 Source = Literal["upload", "paper", "shown", "data_store"]
-Actor = Field(None, max_length=100, description="Officer or system acting (until issue 5 "
-                                                "puts it in the access token)")
 
 
 class _Strict(BaseModel):
@@ -61,21 +59,18 @@ class DossierSubmit(_Strict):
     documents: list[DocumentIn] = Field([], max_length=100)
     exemptions_claimed: list[str] = Field([], max_length=10)
     result_delivery: Literal["desk", "postal", "online"] = "desk"
-    receive_now: bool = Field(False, description="Direct channel: receive in the same step")
-    actor: str | None = Actor
+    receive_now: bool = Field(False, description="Direct channel: receive in the same step "
+                                                 "(a receptionist only)")
 
 
 class DossierReceive(_Strict):
-    """Receive a dossier at the desk (status 1 → 2)."""
-
-    actor: str | None = Actor
+    """Receive a dossier at the desk (status 1 → 2); the receptionist is the caller."""
 
 
 class DossierRefuse(_Strict):
     """Refuse reception, with reasons (status 1 → 3)."""
 
     reasons: list[str] = Field(min_length=1, max_length=20)
-    actor: str | None = Actor
 
 
 class DossierSupplement(_Strict):

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua import idnumbers, outbox
+from motcua.auth import Principal
 from motcua.calendar import TIMEZONE, Calendar
 from motcua.contracts.intake import (
     DossierRatedV1,
@@ -24,6 +25,7 @@ from motcua.contracts.intake import (
 from motcua.db import utcnow
 from motcua.errors import FieldError, ValidationFailed
 from motcua.ids import new_id
+from motcua_intake.access import is_uploader, owner_ref_of
 from motcua_intake.attachments import service as attachments
 from motcua_intake.catalog import fees
 from motcua_intake.catalog.models import COMPETENT, RECEPTION, Agency, Procedure
@@ -83,6 +85,12 @@ class Desk:
     calendar: Calendar
     code_format: str = "local"
     system_owner_code: str = "01"
+    #: Key of the applicant's owner reference on events (``motcua.auth.owner_ref``).
+    owner_ref_key: str = ""
+
+    def owner_ref(self, dossier: Dossier) -> str | None:
+        """The owner reference events carry for the dossier's applicant."""
+        return owner_ref_of(dossier.applicant_id_number, self.owner_ref_key)
 
 
 # Submission
@@ -165,11 +173,19 @@ async def _members(repo: CatalogRepository,
 
 async def _check_documents(session: AsyncSession, documents: list[DocumentIn],
                            components: list[ComponentDef], allowed: frozenset[str],
-                           *, require_all: bool) -> dict[str, Any]:
-    """Validate documents and their attachments; the attachments to attach, by id."""
+                           *, require_all: bool, who: Principal,
+                           owner_ref_key: str) -> dict[str, Any]:
+    """Validate documents and their attachments; the attachments to attach, by id.
+
+    Citizens and officers attach only what they uploaded themselves (someone else's
+    upload answers as unknown, so ids cannot be probed); services upload nothing and
+    attach what their callers uploaded.
+    """
     errors = document_errors(documents, components, allowed)
     ids = [a for d in documents for a in d.attachment_ids]
     found = await attachments.usable(session, ids)
+    if who.kind != "service":
+        found = {k: a for k, a in found.items() if is_uploader(who, a, owner_ref_key)}
     seen: set[str] = set()
     for i, doc in enumerate(documents):
         for j, attachment_id in enumerate(doc.attachment_ids):
@@ -219,11 +235,13 @@ def _add_documents(session: AsyncSession, dossier: Dossier, documents: list[Docu
     return count
 
 
-async def submit(session: AsyncSession, body: DossierSubmit, desk: Desk) -> Dossier:
+async def submit(session: AsyncSession, body: DossierSubmit, desk: Desk,
+                 who: Principal) -> Dossier:
     """Accept a submission: validate all of it, number it, store it, record its events.
 
     A direct submission with ``receive_now`` is received in the same step: both
-    ``dossier.submitted`` and ``dossier.received`` are recorded.
+    ``dossier.submitted`` and ``dossier.received`` are recorded. ``who`` (allowed by
+    ``access.ensure_may_submit``) is recorded as the submitter.
     """
     id_number = _check_applicant(body)
     repo = CatalogRepository(session)
@@ -258,7 +276,8 @@ async def submit(session: AsyncSession, body: DossierSubmit, desk: Desk) -> Doss
             message="only a direct (counter) submission is received in one step")])
     components = components_of(definition, await _members(repo, definition))
     found = await _check_documents(session, body.documents, components,
-                                   SOURCES_BY_CHANNEL[body.channel], require_all=True)
+                                   SOURCES_BY_CHANNEL[body.channel], require_all=True,
+                                   who=who, owner_ref_key=desk.owner_ref_key)
 
     numbering_agency = reception_point or agency_code
     sequence = await DossierRepository(session).next_sequence(
@@ -271,8 +290,10 @@ async def submit(session: AsyncSession, body: DossierSubmit, desk: Desk) -> Doss
         reception_point=reception_point, status=SUBMITTED,
         applicant_kind=body.applicant.kind, applicant_id_number=id_number,
         applicant_name=body.applicant.full_name, applicant_phone=body.applicant.phone,
+        representative_id_number=who.personal_id
+        if who.kind == "citizen" and body.applicant.kind == "organisation" else None,
         result_delivery=body.result_delivery, exemptions_claimed=body.exemptions_claimed,
-        submitted_at=now, submitted_by=body.actor, awaited=[_awaiting_reception()],
+        submitted_at=now, submitted_by=who.subject, awaited=[_awaiting_reception()],
         supplement_count=0, case_sequence=0, updated_at=now, version=1,
     )
     session.add(dossier)
@@ -286,9 +307,10 @@ async def submit(session: AsyncSession, body: DossierSubmit, desk: Desk) -> Doss
         applicant_kind=body.applicant.kind,
         bundle_code=procedure.national_code if definition.bundle else None,
         member_procedures=definition.bundle.member_codes() if definition.bundle else [],
+        owner_ref=desk.owner_ref(dossier), vneid_verified=who.kind == "citizen",
     ), province=desk.province, key=dossier.code, sequence=dossier.version)
     if body.receive_now:
-        _receive(session, dossier, definition, desk, by=body.actor, at=now)
+        _receive(session, dossier, definition, desk, by=who.subject, at=now)
     await session.flush()
     return dossier
 
@@ -342,6 +364,7 @@ def _receive(session: AsyncSession, dossier: Dossier, definition: ProcedureDefin
         procedure_code=dossier.procedure_code, status=dossier.status, occurred_at=at,
         channel=dossier.channel, received_at=at, due_at=due.due_at, statutory_time=used,
         received_by=by, applicant_kind=dossier.applicant_kind,
+        owner_ref=desk.owner_ref(dossier),
         exemptions_claimed=dossier.exemptions_claimed or [],
         fee_lines=fees.contract_lines(definition, dossier.channel, business_today(at)),
     ), province=desk.province, key=dossier.code, sequence=dossier.version)
@@ -359,7 +382,7 @@ async def receive(session: AsyncSession, code: str, desk: Desk, *,
 
 
 async def refuse(session: AsyncSession, code: str, body: DossierRefuse,
-                 desk: Desk) -> Dossier:
+                 desk: Desk, *, by: str | None) -> Dossier:
     """Refuse reception with reasons (status 3) and record DossierRefusedV1."""
     reasons = [r.strip() for r in body.reasons]
     blank = [i for i, r in enumerate(reasons) if not r]
@@ -369,13 +392,13 @@ async def refuse(session: AsyncSession, code: str, body: DossierRefuse,
                                        for i in blank])
     dossier = await _for_change(session, code)
     now = utcnow()
-    dossier.refuse(reasons, at=now, by=body.actor)
+    dossier.refuse(reasons, at=now, by=by)
     _history(session, dossier, "refused", now, note_vi="; ".join(reasons),
              note_en="; ".join(reasons))
     outbox.record(session, DossierRefusedV1(
         dossier_code=dossier.code, agency_code=dossier.agency_code,
         procedure_code=dossier.procedure_code, status=dossier.status, occurred_at=now,
-        reasons=reasons, refused_by=body.actor,
+        reasons=reasons, refused_by=by, owner_ref=desk.owner_ref(dossier),
     ), province=desk.province, key=dossier.code, sequence=dossier.version)
     await session.flush()
     return dossier
@@ -385,7 +408,7 @@ async def refuse(session: AsyncSession, code: str, body: DossierRefuse,
 
 
 async def supplement(session: AsyncSession, code: str, body: DossierSupplement,
-                     desk: Desk) -> Dossier:
+                     desk: Desk, who: Principal) -> Dossier:
     """Answer a supplement request with documents; the case resumes (status 4)."""
     dossier = await _for_change(session, code)
     dossier.require_status((SUPPLEMENT_REQUESTED,), "supplement")
@@ -393,7 +416,8 @@ async def supplement(session: AsyncSession, code: str, body: DossierSupplement,
     components = components_of(definition, await _members(CatalogRepository(session),
                                                           definition))
     found = await _check_documents(session, body.documents, components, SUPPLEMENT_SOURCES,
-                                   require_all=False)
+                                   require_all=False, who=who,
+                                   owner_ref_key=desk.owner_ref_key)
     now = utcnow()
     dossier.supplement(at=now)
     count = _add_documents(session, dossier, body.documents, found, stage="supplement",
@@ -405,6 +429,7 @@ async def supplement(session: AsyncSession, code: str, body: DossierSupplement,
         dossier_code=dossier.code, agency_code=dossier.agency_code,
         procedure_code=dossier.procedure_code, status=dossier.status, occurred_at=now,
         supplement_request_id=body.supplement_request_id, document_count=count,
+        owner_ref=desk.owner_ref(dossier),
     ), province=desk.province, key=dossier.code, sequence=dossier.version)
     await session.flush()
     return dossier
@@ -420,7 +445,7 @@ async def withdraw(session: AsyncSession, code: str, body: DossierWithdraw,
     outbox.record(session, DossierWithdrawnV1(
         dossier_code=dossier.code, agency_code=dossier.agency_code,
         procedure_code=dossier.procedure_code, status=dossier.status, occurred_at=now,
-        reason=body.reason,
+        reason=body.reason, owner_ref=desk.owner_ref(dossier),
     ), province=desk.province, key=dossier.code, sequence=dossier.version)
     await session.flush()
     return dossier
@@ -436,7 +461,7 @@ async def rate(session: AsyncSession, code: str, body: DossierRate, desk: Desk) 
     outbox.record(session, DossierRatedV1(
         dossier_code=dossier.code, agency_code=dossier.agency_code,
         procedure_code=dossier.procedure_code, status=dossier.status, occurred_at=now,
-        score=body.score, complaint=body.complaint,
+        score=body.score, complaint=body.complaint, owner_ref=desk.owner_ref(dossier),
     ), province=desk.province, key=dossier.code, sequence=dossier.version)
     await session.flush()
     return dossier

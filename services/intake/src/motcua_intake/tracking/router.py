@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
+from motcua.auth import PUBLIC
 from motcua.calendar import TIMEZONE
 from motcua.errors import problems
 from motcua.service import SessionDep
@@ -52,7 +53,7 @@ async def _lookup(request: Request, session, code: str, factor: str) -> Tracking
     return found
 
 
-@router.get("/v1/tracking/{code}", operation_id="trackDossier",
+@router.get("/v1/tracking/{code}", operation_id="trackDossier", dependencies=[PUBLIC],
             responses=problems(TrackingNotFound, TrackingRateLimited))
 async def track_dossier(request: Request, session: SessionDep,
                         code: Annotated[str, Path(max_length=60)],
@@ -61,13 +62,15 @@ async def track_dossier(request: Request, session: SessionDep,
     return await _lookup(request, session, code, factor)
 
 
-@router.get("/tracking", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/tracking", response_class=HTMLResponse, include_in_schema=False,
+            dependencies=[PUBLIC])
 async def tracking_page(code: Annotated[str, Query(max_length=60)] = "") -> HTMLResponse:
     """The citizen's tracking page (form). Public."""
     return HTMLResponse(_page(code=code))
 
 
-@router.post("/tracking", response_class=HTMLResponse, include_in_schema=False)
+@router.post("/tracking", response_class=HTMLResponse, include_in_schema=False,
+             dependencies=[PUBLIC])
 async def tracking_result(request: Request, session: SessionDep,
                           code: Annotated[str, Form(max_length=60)],
                           factor: Annotated[str, Form(max_length=10)]) -> HTMLResponse:
