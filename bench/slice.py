@@ -50,6 +50,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 HOST = "127.0.0.1"
 SERVICES = ("intake", "workflow", "metrics")
+#: Signs the mesh tokens; started beside the services, not measured.
+IDENTITY = "identity-bridge"
+#: The client-credentials client the load generator submits as (like the national portal).
+BENCH_CLIENT = ("bench-portal", "bench-portal-secret-0123456789")
 BACKENDS = ("sqlite", "postgresql")
 #: Province code per backend: each gets its own streams (and agency codes) on the one NATS.
 PROVINCES = {"sqlite": "BSQLITE", "postgresql": "BPOSTGRES"}
@@ -676,13 +680,14 @@ async def build_mesh(backend: str, root: Path, nats_url: str, pg: Any) -> Mesh:
     workdir.mkdir(parents=True, exist_ok=True)
     specs = discover()
     if backend == "sqlite":
-        urls = {s: f"sqlite+aiosqlite:///{workdir / (s + '.db')}" for s in SERVICES}
+        urls = {s: f"sqlite+aiosqlite:///{workdir / (s + '.db')}" for s in (*SERVICES, IDENTITY)}
         baseline_url = f"sqlite:///{workdir / 'baseline.db'}"
     else:
-        urls = {s: await pg.create_database(f"bench_{s}") for s in SERVICES}
+        urls = {s: await pg.create_database(f"bench_{s.replace('-', '_')}")
+                for s in (*SERVICES, IDENTITY)}
         baseline_url = await pg.create_database("bench_baseline")
     mesh = Mesh(backend, PROVINCES[backend], workdir, urls, baseline_url)
-    for s in SERVICES:
+    for s in (*SERVICES, IDENTITY):
         await asyncio.to_thread(upgrade, specs[s].migrations_dir, urls[s])
     nc = await nats.connect(nats_url, connect_timeout=3, max_reconnect_attempts=1)
     try:
@@ -699,20 +704,27 @@ async def build_mesh(backend: str, root: Path, nats_url: str, pg: Any) -> Mesh:
 
 
 def start_mesh(mesh: Mesh, children: Children, nats_url: str, cpu: CpuMeter) -> None:
-    """Start the three services and the baseline as subprocesses."""
+    """Start the services (and identity-bridge, which signs the mesh tokens) and the
+    baseline as subprocesses."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MOTCUA_", "BENCH_"))}
     env.update({
         "MOTCUA_NATS_URL": nats_url, "MOTCUA_PROVINCE": mesh.province,
         "MOTCUA_DATA_DIR": str(mesh.workdir), "MOTCUA_LOG_LEVEL": "WARNING",
         "MOTCUA_HOST": HOST, "PYTHONUNBUFFERED": "1",
+        # Submissions carry a mesh token that intake verifies (ES256, cached JWKS).
+        "MOTCUA_IDENTITY_BRIDGE_SERVICE_CLIENTS": json.dumps(
+            {BENCH_CLIENT[0]: {"secret": BENCH_CLIENT[1], "scopes": ["dossiers.submit"]}}),
+        "MOTCUA_IDENTITY_BRIDGE_SERVICE_TOKEN_TTL_S": "3600",
     })
-    for s in SERVICES:
+    for s in (*SERVICES, IDENTITY):
         mesh.ports[s] = free_port()
-        env[f"MOTCUA_{s.upper()}_DATABASE_URL"] = mesh.urls[s]
-        env[f"MOTCUA_{s.upper()}_PORT"] = str(mesh.ports[s])
+        key = s.upper().replace("-", "_")
+        env[f"MOTCUA_{key}_DATABASE_URL"] = mesh.urls[s]
+        env[f"MOTCUA_{key}_PORT"] = str(mesh.ports[s])
+    env["MOTCUA_AUTH_JWKS_URL"] = f"{mesh.base(IDENTITY)}/.well-known/jwks.json"
     logs = mesh.workdir / "logs"
     logs.mkdir(exist_ok=True)
-    for s in SERVICES:
+    for s in (*SERVICES, IDENTITY):
         proc = children.start(s, [sys.executable, "-m", "motcua.cli", "serve", s], env,
                               logs / f"{s}.log")
         cpu.add(s, proc.pid)
@@ -729,7 +741,7 @@ def start_mesh(mesh: Mesh, children: Children, nats_url: str, cpu: CpuMeter) -> 
 
 async def wait_ready(mesh: Mesh, children: Children, client: httpx.AsyncClient) -> None:
     """Wait until every service and the baseline answer /readyz with 200."""
-    pending = {*SERVICES, "baseline"}
+    pending = {*SERVICES, IDENTITY, "baseline"}
     deadline = time.monotonic() + READY_TIMEOUT_S
     while pending:
         children.check_alive()
@@ -830,6 +842,12 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
             log(f"{backend}: intake :{mesh.ports['intake']}, workflow :{mesh.ports['workflow']}, "
                 f"metrics :{mesh.ports['metrics']}, baseline :{mesh.ports['baseline']} ready")
             await reader.open()
+            token = await side.post(f"{mesh.base(IDENTITY)}/v1/oauth2/token", data={
+                "grant_type": "client_credentials", "scope": "dossiers.submit"},
+                auth=BENCH_CLIENT)
+            token.raise_for_status()
+            # The same header goes to the baseline, which ignores it (no verification).
+            HEADERS["authorization"] = f"Bearer {token.json()['access_token']}"
             intake_url = mesh.base("intake") + "/v1/dossiers"
             baseline_url = mesh.base("baseline") + "/v1/dossiers"
             stats_url = mesh.base("metrics") + "/v1/stats/dossiers"
@@ -969,7 +987,7 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
             result["pipeline"] = await scrape_pipeline(side, mesh)
     finally:
         await reader.close()
-        children.stop({*SERVICES, "baseline"})
+        children.stop({*SERVICES, IDENTITY, "baseline"})
         for name in (*SERVICES, "baseline"):
             cpu.remove(name)
     result["log_events"] = log_events(mesh)

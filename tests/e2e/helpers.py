@@ -8,6 +8,7 @@ from typing import Any
 import nats
 from sqlalchemy import func, select
 
+from motcua.auth import ROLES
 from motcua.db import inbox_table, outbox_table
 from motcua.streams import stream_name
 from motcua.testing import Mesh, RunningService
@@ -44,13 +45,23 @@ def dossier_body(agency_code: str = "000.01.17.H56", **overrides: Any) -> dict[s
 
 
 async def start_slice(mesh: Mesh, *services: str, **create_kwargs: Any) -> dict[str, Any]:
-    """Start intake (seeded for the mesh's province), workflow and metrics."""
+    """Start intake (seeded for the mesh's province), workflow and metrics.
+
+    Intake's client calls as a receptionist of the sample agencies (desk submissions);
+    metrics' as an auditor of them.
+    """
     started = {}
     for name in services or ("intake", "workflow", "metrics"):
         started[name] = await mesh.start(name, **create_kwargs.get(name, {}))
         if name == "intake":
             await mesh.specs["intake"].seed(mesh.settings("intake"))
+        started[name].client.headers.update(staff_headers(mesh))
     return started
+
+
+def staff_headers(mesh: Mesh) -> dict[str, str]:
+    """An officer with every role in the sample agencies of the mesh's province."""
+    return mesh.mint.officer({f"000.0{n}.17.{mesh.province}": ROLES for n in range(3)})
 
 
 def agency(mesh: Mesh) -> str:
@@ -71,14 +82,21 @@ async def table_count(service: RunningService, table: Any, *where: Any) -> int:
         return int(await session.scalar(select(func.count()).select_from(table).where(*where)))
 
 
-async def unpublished(service: RunningService) -> int:
-    """Outbox rows not yet published."""
-    return await table_count(service, outbox_table, outbox_table.c.published_at.is_(None))
+#: Dossier events only (intake also publishes its catalog: procedure.published).
+DOSSIER_EVENTS = "%.dossier.%"
 
 
-async def inbox_count(service: RunningService, consumer: str) -> int:
-    """Events a consumer applied."""
-    return await table_count(service, inbox_table, inbox_table.c.consumer == consumer)
+async def unpublished(service: RunningService, event_type: str = "%") -> int:
+    """Outbox rows (of the given event types, SQL LIKE) not yet published."""
+    return await table_count(service, outbox_table, outbox_table.c.published_at.is_(None),
+                             outbox_table.c.event_type.like(event_type))
+
+
+async def inbox_count(service: RunningService, consumer: str,
+                      event_type: str = DOSSIER_EVENTS) -> int:
+    """Events (dossier events, by default) a consumer applied."""
+    return await table_count(service, inbox_table, inbox_table.c.consumer == consumer,
+                             inbox_table.c.event_type.like(event_type))
 
 
 async def stream_messages(nats_url: str, province: str, producer: str,

@@ -17,10 +17,12 @@ from motcua.testing import Mesh, wait_for
 from motcua_workflow.cases.router import router as cases_router
 from motcua_workflow.consumers import handlers as workflow_handlers
 from tests.e2e.helpers import (
+    DOSSIER_EVENTS,
     agency,
     counts,
     dossier_body,
     inbox_count,
+    staff_headers,
     start_slice,
     stream_messages,
     unpublished,
@@ -57,14 +59,14 @@ class TestNatsOutage:
             ready = await svc["intake"].client.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["checks"]["nats"] == "down"
-            assert await unpublished(svc["intake"]) >= 1
+            assert await unpublished(svc["intake"], DOSSIER_EVENTS) >= 1
             server.start()  # same port, same store
             after = await _submit(mesh, svc["intake"], 5)
             total = len(before + during + after)
             await wait_for(lambda: _all_counted(mesh, svc["metrics"], total), timeout=30,
                            what="all dossiers counted")
-            assert await unpublished(svc["intake"]) == 0
-            submitted = await stream_messages(mesh.nats_url, mesh.province, "intake")
+            assert await unpublished(svc["intake"], DOSSIER_EVENTS) == 0
+            submitted = await stream_messages(mesh.nats_url, mesh.province, "intake", "dossier.>")
             assert len(submitted) == total  # published once each
             assert await inbox_count(svc["workflow"], "workflow-intake") == total
             assert await inbox_count(svc["metrics"], "metrics-intake") == total
@@ -81,7 +83,7 @@ class TestDuplicates:
         svc = await start_slice(mesh)
         [code] = await _submit(mesh, svc["intake"], 1)
         await wait_for(lambda: _all_counted(mesh, svc["metrics"], 1), what="first count")
-        [original] = await stream_messages(mesh.nats_url, mesh.province, "intake")
+        [original] = await stream_messages(mesh.nats_url, mesh.province, "intake", "dossier.>")
         # Re-publish the same event under another message id: JetStream's dedupe cannot
         # catch it, so only the consumers' inboxes stand between it and a double effect.
         nc = await nats.connect(mesh.nats_url)
@@ -118,6 +120,7 @@ class TestDeadLetters:
                                  routers=[cases_router], handlers={"workflow-intake": {
                                      DossierSubmittedV1.event_type(): flaky}})
         workflow = await mesh.start("workflow", app=app)
+        workflow.client.headers.update(staff_headers(mesh))
         intake = mesh.running["intake"]
         [code] = await _submit(mesh, intake, 1)
         runner = workflow.runtime.consumers[0]
@@ -177,17 +180,19 @@ class TestCrashes:
 
         await start_slice(mesh, "workflow", "metrics")
         intake = await mesh.start("intake", fault_hook=crash_here)
+        intake.client.headers.update(staff_headers(mesh))
         await mesh.specs["intake"].seed(mesh.settings("intake"))
         codes = await _submit(mesh, intake, 3)
         await wait_for(hung.is_set, what=f"relay reached {stage}")
-        assert await unpublished(intake) == 3  # committed, not marked
+        assert await unpublished(intake, DOSSIER_EVENTS) == 3  # committed, not marked
         await mesh.stop("intake")  # the crash: the relay never marks
 
         intake = await mesh.start("intake")  # restart without the fault
+        intake.client.headers.update(staff_headers(mesh))
         await wait_for(lambda: _all_counted(mesh, mesh.running["metrics"], 3),
                        what="all counted after restart")
-        assert await unpublished(intake) == 0
-        msgs = await stream_messages(mesh.nats_url, mesh.province, "intake")
+        assert await unpublished(intake, DOSSIER_EVENTS) == 0
+        msgs = await stream_messages(mesh.nats_url, mesh.province, "intake", "dossier.>")
         # after_publish: the re-publish carried the same Nats-Msg-Id and JetStream dropped it.
         assert len(msgs) == 3
         assert sorted(json.loads(m.data)["subject"] for m in msgs) == sorted(codes)

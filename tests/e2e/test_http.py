@@ -9,14 +9,15 @@ import pytest
 from motcua.db import outbox_table
 from motcua.testing import Mesh
 from motcua_intake.dossiers.models import Dossier
-from tests.e2e.helpers import agency, dossier_body, start_slice, table_count
+from tests.e2e.helpers import DOSSIER_EVENTS, agency, dossier_body, start_slice, table_count
 
 PROBLEM = "application/problem+json"
 
 
 async def _nothing_written(intake) -> None:
     assert await table_count(intake, Dossier.__table__) == 0
-    assert await table_count(intake, outbox_table) == 0
+    assert await table_count(intake, outbox_table,
+                             outbox_table.c.event_type.like(DOSSIER_EVENTS)) == 0
 
 
 class TestProblems:
@@ -112,7 +113,8 @@ class TestIdempotency:
         assert second.json() == first.json()
         assert second.headers.get("idempotent-replayed") == "true"
         assert await table_count(intake, Dossier.__table__) == 1
-        assert await table_count(intake, outbox_table) == 1
+        assert await table_count(intake, outbox_table,
+                                 outbox_table.c.event_type.like(DOSSIER_EVENTS)) == 1
 
     async def test_same_key_different_body_conflicts(self, mesh: Mesh) -> None:
         intake = (await start_slice(mesh, "intake"))["intake"]

@@ -1,13 +1,16 @@
 """kill -9 of a service or of nats-server during a burst loses nothing.
 
 Real processes, as `motcua up` runs them: nats-server and `motcua serve <service>` for
-intake, workflow and metrics. After the burst, everything intake committed is counted
-once by workflow and by metrics.
+identity-bridge, intake, workflow and metrics. The burst submits as a mesh service (the
+national portal) with a client-credentials token from identity-bridge, which the others
+verify against its JWKS. After the burst, everything intake committed is counted once by
+workflow and by metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -25,7 +28,8 @@ from motcua.registry import discover
 from motcua.testing import fresh_province, wait_for
 from tests.e2e.helpers import dossier_body
 
-SERVICES = ("intake", "workflow", "metrics")
+SERVICES = ("identity-bridge", "intake", "workflow", "metrics")
+PORTAL = {"client_id": "portal", "client_secret": "portal-secret-for-the-kill-test"}
 
 
 class ProcessMesh:
@@ -47,7 +51,20 @@ class ProcessMesh:
             key = name.upper().replace("-", "_")
             env[f"MOTCUA_{key}_PORT"] = str(self.ports[name])
             env[f"MOTCUA_{key}_DATABASE_URL"] = self.urls[name]
+        env["MOTCUA_AUTH_JWKS_URL"] = \
+            f"http://127.0.0.1:{self.ports['identity-bridge']}/.well-known/jwks.json"
+        env["MOTCUA_IDENTITY_BRIDGE_SERVICE_CLIENTS"] = json.dumps(
+            {PORTAL["client_id"]: {"secret": PORTAL["client_secret"],
+                                   "scopes": ["dossiers.submit"]}})
         return env
+
+    async def token(self, client: httpx.AsyncClient) -> dict[str, str]:
+        """Headers with a client-credentials token of the portal client."""
+        r = await client.post(
+            f"http://127.0.0.1:{self.ports['identity-bridge']}/v1/oauth2/token",
+            data={"grant_type": "client_credentials", "scope": "dossiers.submit", **PORTAL})
+        assert r.status_code == 200, r.text
+        return {"authorization": f"Bearer {r.json()['access_token']}"}
 
     def start(self, name: str) -> None:
         log = open(self.root / f"{name}.log", "ab")
@@ -104,10 +121,13 @@ async def process_mesh(tmp_path: Path, make_database):
 
 async def _burst(pm: ProcessMesh, client: httpx.AsyncClient, n: int,
                  accepted: list[str]) -> None:
+    headers = await pm.token(client)
+
     async def one() -> None:
         try:
             r = await client.post(f"http://127.0.0.1:{pm.ports['intake']}/v1/dossiers",
-                                  json=dossier_body(f"000.01.17.{pm.province}"))
+                                  json=dossier_body(f"000.01.17.{pm.province}"),
+                                  headers=headers)
         except httpx.HTTPError:
             return  # intake was killed mid-request: not acknowledged, may or may not exist
         if r.status_code == 201:

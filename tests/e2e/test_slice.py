@@ -31,15 +31,16 @@ class TestSlice:
         assert {e.type for e in envelopes} == {"vn.motcua.workflow.case.started.v1",
                                                "vn.motcua.workflow.case.status_changed.v1"}
         assert all(e.correlationid == "corr-slice-1" for e in envelopes)
-        submitted = await stream_messages(mesh.nats_url, mesh.province, "intake")
+        submitted = await stream_messages(mesh.nats_url, mesh.province, "intake", "dossier.>")
         assert all(e.causationid == Envelope.from_bytes(submitted[0].data).id
                    for e in envelopes)
 
     async def test_event_envelope_is_cloudevents_shaped(self, mesh: Mesh) -> None:
         svc = await start_slice(mesh, "intake")
         await svc["intake"].client.post("/v1/dossiers", json=dossier_body(agency(mesh)))
-        msgs = await wait_for(lambda: stream_messages(mesh.nats_url, mesh.province, "intake"),
-                              what="published event")
+        msgs = await wait_for(
+            lambda: stream_messages(mesh.nats_url, mesh.province, "intake", "dossier.>"),
+            what="published event")
         raw = json.loads(msgs[0].data)
         assert raw["specversion"] == "1.0"
         assert raw["type"] == "vn.motcua.intake.dossier.submitted.v1"

@@ -130,8 +130,11 @@ class Relay:
             await self._resign()
 
     async def _sleep(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that arrives as the inner wait completes, and the relay would outlive shutdown.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _lead(self) -> bool:
@@ -217,7 +220,8 @@ class Relay:
         acked: list[int] = []
         for row, future in zip(rows, futures, strict=False):
             try:
-                await asyncio.wait_for(future, timeout=5)
+                async with asyncio.timeout(5):
+                    await future
             except Exception as exc:
                 for f in futures[len(acked) + 1:]:
                     f.cancel()
