@@ -5,6 +5,8 @@
     motcua migrate [SERVICE]  apply migrations
     motcua streams provision|show
     motcua dlq list|replay (SEQ... | --all)
+    motcua simulate [--dossiers N | --day | --month] [--seed S]
+                              a realistic day of the province through the public APIs
     motcua SERVICE TASK [ARGS]  operator tasks a service declares (e.g. `motcua metrics rebuild`)
 """
 
@@ -24,7 +26,7 @@ import httpx
 import nats
 
 from motcua import streams as topology
-from motcua.config import MeshSettings
+from motcua.config import DEFAULT_PORTS, MeshSettings
 from motcua.consumer import list_dead_letters, replay_dead_letter
 from motcua.migrate import upgrade
 from motcua.natsserver import NatsServer, port_open
@@ -57,6 +59,32 @@ def main(argv: list[str] | None = None) -> int:
     dlq.add_argument("seq", nargs="*", type=int)
     dlq.add_argument("--all", action="store_true")
 
+    sim = sub.add_parser("simulate", help="drive a realistic day (or month) of the province "
+                                          "through the public APIs of a running mesh")
+    scale = sim.add_mutually_exclusive_group()
+    scale.add_argument("--dossiers", type=int, help="how many dossiers (default: --day)")
+    scale.add_argument("--day", action="store_true", help="a working day's volume (150)")
+    scale.add_argument("--month", action="store_true",
+                       help="a month's volume (22 working days)")
+    sim.add_argument("--seed", default="1", help="same seed, same dossiers and stories")
+    sim.add_argument("--concurrency", type=int, default=8,
+                     help="dossiers in flight at once (default 8)")
+    sim.add_argument("--agency", action="append", dest="agencies", metavar="CODE",
+                     help="agency to simulate (repeatable; default the three sample agencies)")
+    sim.add_argument("--procedure", action="append", dest="procedures", metavar="CODE",
+                     help="only these procedures (repeatable)")
+    sim.add_argument("--password", default=None,
+                     help="password of the sample staff (default the development one, "
+                          "or MOTCUA_SIMULATE_PASSWORD)")
+    sim.add_argument("--url", action="append", default=[], metavar="SERVICE=URL",
+                     help="where a service listens (default http://<host>:<its port>)")
+    sim.add_argument("--interval", type=float, default=0.0,
+                     help="seconds between two arrivals (default 0: as fast as it goes)")
+    sim.add_argument("--wait-timeout", type=float, default=120.0,
+                     help="longest wait for one step of a dossier, in seconds")
+    sim.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    sim.add_argument("--no-progress", action="store_true", help="no progress line")
+
     services = discover()
     for name, spec in services.items():
         if spec.tasks:
@@ -77,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_streams(args.action, args.replicas))
     if args.command == "dlq":
         return asyncio.run(_dlq(args.action, args.seq, args.all))
+    if args.command == "simulate":
+        return _simulate(args)
     return 2
 
 
@@ -153,11 +183,86 @@ def _serve(name: str) -> int:
     return 0
 
 
+def _service_urls(mesh: MeshSettings, given: list[str]) -> dict[str, str]:
+    """Where each service listens: ``--url SERVICE=URL``, else its port on the mesh host."""
+    host = "127.0.0.1" if mesh.host in ("0.0.0.0", "::") else mesh.host
+    urls = {}
+    for name, default in DEFAULT_PORTS.items():
+        port = os.environ.get(f"MOTCUA_{name.upper().replace('-', '_')}_PORT") or default
+        urls[name] = f"http://{host}:{port}"
+    for item in given:
+        name, _, url = item.partition("=")
+        if name not in urls or not url:
+            raise SystemExit(f"--url wants SERVICE=URL with SERVICE one of {', '.join(urls)}")
+        urls[name] = url.rstrip("/")
+    return urls
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from motcua.simulate import (
+        DAY,
+        MONTH_DAYS,
+        Progress,
+        SetupError,
+        SimulationConfig,
+        Targets,
+        simulate,
+    )
+
+    mesh = MeshSettings()
+    dossiers = args.dossiers or (DAY * MONTH_DAYS if args.month else DAY)
+    if dossiers < 1 or args.concurrency < 1:
+        _print("--dossiers and --concurrency must be at least 1")
+        return 2
+    config = SimulationConfig(
+        dossiers=dossiers, seed=args.seed, concurrency=args.concurrency,
+        province=mesh.province, agencies=args.agencies, procedures=args.procedures,
+        password=args.password or os.environ.get("MOTCUA_SIMULATE_PASSWORD") or "motcua-dev",
+        arrival_interval_s=args.interval, wait_timeout_s=args.wait_timeout,
+        hold_wait_s=min(30.0, args.wait_timeout / 4))
+    targets = Targets.from_urls(_service_urls(mesh, args.url))
+    progress = Progress(dossiers, enabled=not args.no_progress)
+
+    async def run() -> Any:
+        try:
+            return await simulate(config, targets, progress=progress)
+        finally:
+            await targets.aclose()
+
+    try:
+        report = asyncio.run(run())
+    except SetupError as exc:
+        _print(f"cannot simulate: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        _print("\ninterrupted")
+        return 130
+    _print(report.text())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(report.as_dict(), out, ensure_ascii=False, indent=2)
+        _print(f"report written to {args.json}")
+    return 0 if report.ok else 1
+
+
+def _companions() -> dict[str, Any]:
+    """The companion apps that can run here (an extra may need a development package)."""
+    return {name: extra for name, extra in discover_extras().items()
+            if getattr(extra, "available", lambda: True)()}
+
+
 def _up(args: argparse.Namespace) -> int:
     mesh = MeshSettings()
     data_dir = mesh.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, MOTCUA_DATA_DIR=str(data_dir))
+    extras = _companions()
+    for extra in extras.values():
+        # What a companion needs from the mesh in development (e.g. identity-bridge's
+        # citizen sign-in at the VNeID stand-in, and its dev staff sign-in); variables
+        # already set win.
+        for key, value in getattr(extra, "mesh_environment", dict)().items():
+            env.setdefault(key, value)
     nats_server: NatsServer | None = None
     if not args.external_nats:
         port = int(mesh.nats_url.rsplit(":", 1)[-1])
@@ -197,7 +302,6 @@ def _up(args: argparse.Namespace) -> int:
 
         for name in services:
             children[name] = _start(name)
-        extras = discover_extras()
         for name in extras:
             children[name] = _start(name)
         ready = _wait_ready(services, timeout=60)
@@ -208,6 +312,10 @@ def _up(args: argparse.Namespace) -> int:
         for name, extra in extras.items():
             port = extra.settings().resolved_port()
             _print(f"{name:<15} http://{mesh.host}:{port}  (stand-in for an outside system)")
+        if not args.no_seed and "vneid-simulator" in extras:
+            _print("sample staff sign in with POST /v1/auth/dev-login (e.g. receptionist.01, "
+                   "development password motcua-dev); citizens at vneid-simulator; "
+                   "`motcua simulate --day` plays a day")
         _print(f"logs in {logs}; Ctrl-C stops everything")
         restarts: dict[str, float] = {}
         while not stopping:
