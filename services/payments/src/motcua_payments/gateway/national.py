@@ -2,6 +2,17 @@
 
 Every command is a JSON POST of a signed message to the platform's endpoint; every answer
 is signed too and verified before it is believed.
+
+Connections are kept alive between commands. When the platform has closed a kept-alive
+connection just as payments reuses it (its idle timeout won the race), the request fails
+without an answer (``RemoteProtocolError``, or ``ReadError``/``WriteError`` on a reset):
+such a request is sent once more on a new connection before the failure counts. That is
+safe for every command: QUERY, GET_BILL and STATEMENT only read, and INIT is the same
+signed message for the same ``MaThamChieu`` and amount, which the platform answers with
+the order it already holds (the same payment URL) if the first attempt did reach it; an
+order it holds under another amount is refused, never duplicated (domain.md §7, as the
+simulator does). Timeouts and refused connections are not retried: the platform is slow
+or down, and a second try would only double the wait.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ import httpx
 from pydantic import ValidationError
 
 from motcua.db import utcnow
+from motcua.logging import get_logger
 from motcua_payments.gateway import wire
 from motcua_payments.gateway.adapter import (
     GatewayError,
@@ -27,6 +39,11 @@ from motcua_payments.gateway.adapter import (
     QueryState,
     StatementEntry,
 )
+
+log = get_logger("motcua_payments.gateway")
+
+#: How a request fails on a kept-alive connection the platform had closed: no answer came.
+_STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 _STATES: dict[str, QueryState] = {wire.SUCCESS: "paid", wire.PENDING: "pending",
                                   wire.NOT_FOUND: "not_found"}
@@ -42,16 +59,33 @@ class NationalPlatformGateway:
                  ) -> None:
         self.partner_code = partner_code
         self._secret = secret
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s,
+        base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s,
                                        transport=transport)
+        # The second try of a request that met a stale connection: a connection of its own,
+        # never one from the pool (which may hold more connections closed the same way).
+        self._fresh = httpx.AsyncClient(base_url=base_url, timeout=timeout_s,
+                                        transport=transport,
+                                        limits=httpx.Limits(max_keepalive_connections=0))
 
     async def aclose(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP clients."""
         await self._http.aclose()
+        await self._fresh.aclose()
+
+    async def _post(self, message: wire.Message) -> httpx.Response:
+        """POST a command; once more on a new connection if a kept-alive one was stale."""
+        body = message.wire()
+        try:
+            return await self._http.post("/api/v1/gateway", json=body)
+        except _STALE_CONNECTION as exc:
+            log.info("gateway_connection_stale", command=body.get("MaLenh"),
+                     error=f"{type(exc).__name__}: {exc}"[:200])
+        return await self._fresh.post("/api/v1/gateway", json=body)
 
     async def _call(self, message: wire.Message, answer: type[wire.Message]) -> Any:
         try:
-            response = await self._http.post("/api/v1/gateway", json=message.wire())
+            response = await self._post(message)
         except httpx.HTTPError as exc:
             raise GatewayError(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:

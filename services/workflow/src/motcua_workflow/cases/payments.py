@@ -20,6 +20,22 @@ the same instant (:func:`hold_after_supplement`), and the case goes 5 → 6. A s
 that arrives during the supplement pause is remembered, and the supplement then takes
 the case back to 4 as usual; one dated during the pause but delivered after the
 supplement resumes at the pause's start, adding back no time.
+
+**Concurrency.** ``workflow-payments`` and ``workflow-intake`` apply their events in
+separate transactions (a whole fetched batch each), so an assessment may be applied while
+another transaction has the case opened or received but not committed. On PostgreSQL
+(read committed) neither would see the other's uncommitted rows, and a plain locking
+read of a row that does not exist yet waits for nobody. So both sides meet on the hold
+row, keyed by dossier code: reception (:func:`at_reception`) and payments' events
+(:func:`assessed`, :func:`settled`) each insert it if missing (``ON CONFLICT DO
+NOTHING``, which waits for a concurrent uncommitted insert of the same key) and then lock
+it. Whichever takes the row second waits for the first to commit, then reads the row and
+the case afresh: a reception sees the assessment, an assessment sees the received case
+(it looks for the case again once it holds the row). Locks are taken case first, then
+hold row, as everywhere else; only an assessment that found no case takes the case after
+the row, and a deadlock there (a rare three-transaction interleaving) rolls back one
+message's savepoint, which the consumer retries. SQLite serialises writers (``BEGIN
+IMMEDIATE``): the second transaction runs after the first, and sees all of it.
 """
 
 from __future__ import annotations
@@ -27,6 +43,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.contracts.payments import AssessmentSettledV1, FeeAssessedV1
@@ -53,22 +71,44 @@ _HOLDABLE = frozenset({RECEIVED, PROCESSING})
 
 
 async def _hold(session: AsyncSession, dossier_code: str) -> PaymentHold:
-    """The dossier's hold row, locked; created empty if payments said nothing yet."""
+    """The dossier's hold row, locked until the transaction ends; created empty first if
+    payments said nothing yet.
+
+    The row is where the two consumers meet (see "Concurrency" above): the insert waits
+    for another transaction's uncommitted insert of the same row, and the locking read
+    that follows (a fresh snapshot) returns the row as last committed.
+    """
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert(PaymentHold).values(dossier_code=dossier_code)
+                          .on_conflict_do_nothing(index_elements=["dossier_code"]))
     hold = await session.scalar(select(PaymentHold)
                                 .where(PaymentHold.dossier_code == dossier_code)
-                                .with_for_update())
-    if hold is None:
-        hold = PaymentHold(dossier_code=dossier_code)
-        session.add(hold)
-        await session.flush()
+                                .with_for_update()
+                                .execution_options(populate_existing=True))
+    if hold is None:  # pragma: no cover - inserted above, or committed by another; never deleted
+        raise RuntimeError(f"payment hold of {dossier_code} vanished")
     return hold
+
+
+async def _case_and_hold(session: AsyncSession, dossier_code: str,
+                         ) -> tuple[Case | None, PaymentHold]:
+    """For payments' events: the dossier's case (if any) and hold row, both locked.
+
+    The case first, as every other path locks them. If there is no case yet, look again
+    once the hold row is ours: a reception that held the row before us has committed by
+    then, and its case is visible to this new read.
+    """
+    case = await core.find(session, dossier_code, lock=True)
+    hold = await _hold(session, dossier_code)
+    if case is None:
+        case = await core.find(session, dossier_code, lock=True)
+    return case, hold
 
 
 async def assessed(session: AsyncSession, wf: Workflow, event: Envelope,
                    data: FeeAssessedV1) -> PaymentHold:
     """Remember the assessment; put the case on hold (status 6) if it must be paid first."""
-    case = await core.find(session, data.dossier_code, lock=True)
-    hold = await _hold(session, data.dossier_code)
+    case, hold = await _case_and_hold(session, data.dossier_code)
     seq = event.sequence
     if hold.assessed_seq is not None and seq is not None and seq <= hold.assessed_seq:
         log.info("assessment_ignored", dossier_code=data.dossier_code, sequence=seq,
@@ -84,8 +124,7 @@ async def assessed(session: AsyncSession, wf: Workflow, event: Envelope,
 async def settled(session: AsyncSession, wf: Workflow, event: Envelope,
                   data: AssessmentSettledV1) -> PaymentHold:
     """Remember the settlement; a case waiting in status 6 goes on."""
-    case = await core.find(session, data.dossier_code, lock=True)
-    hold = await _hold(session, data.dossier_code)
+    case, hold = await _case_and_hold(session, data.dossier_code)
     if hold.settled_at is not None:
         log.info("settlement_ignored", dossier_code=data.dossier_code)
         return hold
@@ -98,12 +137,14 @@ async def settled(session: AsyncSession, wf: Workflow, event: Envelope,
 
 
 async def at_reception(session: AsyncSession, wf: Workflow, case: Case) -> None:
-    """Apply what payments already said about the dossier (called once it is received)."""
-    hold = await session.scalar(select(PaymentHold)
-                                .where(PaymentHold.dossier_code == case.dossier_code)
-                                .with_for_update())
-    if hold is not None:
-        await apply(session, wf, case, hold)
+    """Apply what payments already said about the dossier (called once it is received,
+    with the case locked or just inserted).
+
+    Always takes the hold row, inserting it empty if payments said nothing yet, so that an
+    assessment being applied concurrently either committed before (and is seen here) or
+    waits for this transaction (and then sees the received case).
+    """
+    await apply(session, wf, case, await _hold(session, case.dossier_code))
 
 
 async def apply(session: AsyncSession, wf: Workflow, case: Case, hold: PaymentHold) -> None:
@@ -159,7 +200,8 @@ async def hold_after_supplement(session: AsyncSession, wf: Workflow, case: Case,
         return None
     hold = await session.scalar(select(PaymentHold)
                                 .where(PaymentHold.dossier_code == case.dossier_code)
-                                .with_for_update())
+                                .with_for_update()
+                                .execution_options(populate_existing=True))
     if hold is None or not hold.pay_before or hold.settled_at is not None \
             or hold.paused_at is not None:
         return None
