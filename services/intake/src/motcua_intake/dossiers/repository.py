@@ -76,9 +76,9 @@ class DossierRepository:
             set_={"last_value": DossierSequence.last_value + 1},
         ).returning(DossierSequence.last_value)
         if engine.dialect.name == "postgresql":
+            # One statement in autocommit: atomic by itself, no BEGIN/COMMIT round trips.
             async with side_engine(engine).connect() as conn:
                 value = (await conn.execute(stmt)).scalar_one()
-                await conn.commit()
             return int(value)
         return int((await self.session.execute(stmt)).scalar_one())
 

@@ -28,6 +28,7 @@ from motcua.ids import new_id
 from motcua_intake.access import is_uploader, owner_ref_of
 from motcua_intake.attachments import service as attachments
 from motcua_intake.catalog import fees
+from motcua_intake.catalog.cache import CachedCatalog
 from motcua_intake.catalog.models import COMPETENT, RECEPTION, Agency, Procedure
 from motcua_intake.catalog.repository import CatalogRepository
 from motcua_intake.catalog.schemas import ComponentDef, ProcedureDefinition
@@ -110,7 +111,8 @@ def _check_applicant(body: DossierSubmit) -> str:
     return result.normalized
 
 
-async def _agency(repo: CatalogRepository, code: str, field: str, today: Any) -> Agency:
+async def _agency(repo: CatalogRepository | CachedCatalog, code: str, field: str,
+                  today: Any) -> Agency:
     agency = await repo.agency(code)
     if agency is None:
         raise AgencyUnknown(errors=[FieldError(field=field, code="agency.unknown",
@@ -125,7 +127,7 @@ async def _agency(repo: CatalogRepository, code: str, field: str, today: Any) ->
     return agency
 
 
-async def _route(repo: CatalogRepository, body: DossierSubmit, procedure: Procedure,
+async def _route(repo: CatalogRepository | CachedCatalog, body: DossierSubmit, procedure: Procedure,
                  today: Any) -> tuple[str, str | None]:
     """The competent agency and the reception point, checked against the catalog."""
     roles = await repo.roles(procedure.national_code)
@@ -162,7 +164,7 @@ async def _route(repo: CatalogRepository, body: DossierSubmit, procedure: Proced
         else "no competent agency is configured for this procedure")])
 
 
-async def _members(repo: CatalogRepository,
+async def _members(repo: CatalogRepository | CachedCatalog,
                    definition: ProcedureDefinition) -> dict[str, ProcedureDefinition]:
     if definition.bundle is None:
         return {}
@@ -244,7 +246,7 @@ async def submit(session: AsyncSession, body: DossierSubmit, desk: Desk,
     ``access.ensure_may_submit``) is recorded as the submitter.
     """
     id_number = _check_applicant(body)
-    repo = CatalogRepository(session)
+    repo = CachedCatalog(session)
     now = utcnow()
     today = business_today(now)
     procedure = await repo.procedure(body.procedure_code)
