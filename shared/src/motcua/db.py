@@ -152,8 +152,9 @@ _side_engines: dict[int, AsyncEngine] = {}
 
 
 def side_engine(engine: AsyncEngine) -> AsyncEngine:
-    """A small separate pool on ``engine``'s PostgreSQL database for short autonomous
-    transactions taken while a request holds its own connection (e.g. a counter).
+    """A small separate pool on ``engine``'s PostgreSQL database for single-statement
+    autonomous transactions (autocommit: each statement commits on its own) taken while a
+    request holds its own connection (e.g. a counter).
 
     Separate so a request never waits on the pool it already holds a connection of (with
     one pool, enough concurrent requests each holding one connection and asking for a
@@ -163,7 +164,7 @@ def side_engine(engine: AsyncEngine) -> AsyncEngine:
     side = _side_engines.get(key)
     if side is None:
         side = create_async_engine(engine.url, pool_size=4, max_overflow=4,
-                                   pool_pre_ping=True)
+                                   pool_pre_ping=True, isolation_level="AUTOCOMMIT")
         _side_engines[key] = side
 
         @event.listens_for(engine.sync_engine, "engine_disposed")
