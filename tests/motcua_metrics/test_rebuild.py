@@ -13,7 +13,7 @@ from motcua.testing import Mesh, wait_for
 from motcua_metrics.catalog.models import CatalogAgency, CatalogVersion
 from motcua_metrics.db import Base
 from motcua_metrics.facts.models import DossierFact, EmcSent, NationalSync
-from motcua_metrics.index import service
+from motcua_metrics.index import aggregates, service
 from motcua_metrics.index.config import load_index_config
 from motcua_metrics.index.periods import parse_period, parse_unit
 from motcua_metrics.rebuild import rebuild
@@ -52,6 +52,7 @@ async def _rows(sessions: Any) -> dict[str, Any]:
         agencies = (await session.execute(select(
             CatalogAgency.procedure_code, CatalogAgency.version, CatalogAgency.agency_code,
             CatalogAgency.province_code, CatalogAgency.commune_code))).all()
+        index_rows = await aggregates.compacted_rows(session)
     skip = {"updated_at"}
     columns = [c.name for c in Base.metadata.tables["dossier_fact"].columns if c.name not in skip]
     version_columns = [c.name for c in Base.metadata.tables["catalog_version"].columns]
@@ -61,7 +62,9 @@ async def _rows(sessions: Any) -> dict[str, Any]:
             "catalog": {(v.procedure_code, v.version): {c: getattr(v, c)
                                                         for c in version_columns}
                         for v in versions},
-            "catalog_agencies": sorted(tuple(a) for a in agencies)}
+            "catalog_agencies": sorted(tuple(a) for a in agencies),
+            # The index aggregates (pending changes folded in) follow the facts.
+            "index_aggregates": index_rows}
 
 
 class TestRebuild:
@@ -95,6 +98,7 @@ class TestRebuild:
             await engine.dispose()
         assert rebuilt == live
         assert rebuilt_rows == live_rows
+        assert len(live_rows["index_aggregates"]) > 40
         assert len(live_rows["catalog"]) == 7 and len(live_rows["catalog_agencies"]) == 9
         march = items(live[f"agency:000.01.17.{mesh.province} 2026-03"])
         assert march["progress.settlement"]["points"] == round(100 / 9, 4)

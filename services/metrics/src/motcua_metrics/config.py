@@ -20,3 +20,5 @@ class Settings(service_settings("metrics")):  # type: ignore[misc]
     national_sync: bool = True
     #: How often JetStream is asked for pipeline figures (``/metrics``).
     pipeline_poll_s: float = 15.0
+    #: How often the index aggregates' pending changes are folded (reads see them anyway).
+    aggregate_compact_s: float = 1.0

@@ -12,6 +12,7 @@ from motcua_metrics.consumers import handlers
 from motcua_metrics.dashboard.router import router as dashboard_router
 from motcua_metrics.facts.router import national_router
 from motcua_metrics.facts.router import router as stats_router
+from motcua_metrics.index.aggregates import maintenance_loop
 from motcua_metrics.index.router import router as index_router
 from motcua_metrics.pipeline import PipelineFigures, pipeline_loop
 from motcua_metrics.state import build_state
@@ -30,7 +31,9 @@ def create_app(settings: ServiceSettings | None = None, *,
                     "drill-down, operational figures; national sync records and EMC tracking; "
                     "dashboard.",
         routers=[stats_router, index_router, national_router, dashboard_router],
-        handlers=handlers(state.projection), background=[pipeline_loop(figures)],
+        handlers=handlers(state.projection),
+        background=[pipeline_loop(figures),
+                    maintenance_loop(state.config, settings.aggregate_compact_s)],
         fault_hook=fault_hook)
     app.state.metrics = state
     return app

@@ -31,6 +31,7 @@ from motcua.service import Runtime
 from motcua.streams import CONSUMERS, DLQ, PRODUCERS, stream_name
 from motcua_metrics.facts.models import DossierFact
 from motcua_metrics.facts.service import ProjectionStats
+from motcua_metrics.index import aggregates
 
 log = get_logger("motcua_metrics.pipeline")
 
@@ -117,9 +118,15 @@ class PipelineFigures:
         with contextlib.suppress(Exception):
             self.dead_letters = await _dead_letters(js, province)
         async with rt.sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(DossierFact))
-            unsynced = await session.scalar(select(func.count()).select_from(DossierFact)
-                                            .where(DossierFact.national_synced.is_(False)))
+            if await aggregates.built(session):
+                # Kept with the facts: no count over a million rows (on SQLite it would
+                # hold the write lock meanwhile).
+                total, unsynced = await aggregates.fact_counts(session)
+            else:
+                total = await session.scalar(select(func.count()).select_from(DossierFact))
+                unsynced = await session.scalar(
+                    select(func.count()).select_from(DossierFact)
+                    .where(DossierFact.national_synced.is_(False)))
         self.facts = {"total": int(total or 0), "not_synced": int(unsynced or 0)}
 
 

@@ -5,8 +5,9 @@ so replaying every stream — in any order, duplicates included — arrives at t
 facts, hence the same index, as the live consumers. The rebuild:
 
 1. migrates the target database and empties the projection tables (dossier events,
-   facts, national sync tracking, the procedure catalog) and the inbox rows of
-   metrics' durables;
+   facts, national sync tracking, the procedure catalog, the index aggregates — declared
+   built over no facts, so the replay maintains them as the live projection does) and
+   the inbox rows of metrics' durables;
 2. reads each source stream (intake, workflow, payments, identity) from its first
    message up to its last sequence at start, with an ephemeral consumer;
 3. applies each handled event exactly as the live consumer does, claiming it in the
@@ -45,10 +46,12 @@ from motcua.migrate import upgrade_async
 from motcua.streams import CONSUMERS, stream_name
 from motcua_metrics import migrations_dir
 from motcua_metrics.catalog.models import CatalogAgency, CatalogVersion
+from motcua_metrics.catalog.service import bump_revision
 from motcua_metrics.config import Settings
 from motcua_metrics.consumers import appliers
 from motcua_metrics.facts import service as facts
 from motcua_metrics.facts.models import DossierEvent, DossierFact, EmcSent, NationalSync
+from motcua_metrics.index import aggregates
 from motcua_metrics.state import build_state
 
 SOURCES = ("intake", "workflow", "payments", "identity")
@@ -83,6 +86,8 @@ async def rebuild(settings: Settings, *, database_url: str | None = None, batch:
             for model in (DossierEvent, NationalSync, EmcSent, DossierFact, CatalogAgency,
                           CatalogVersion):
                 await session.execute(delete(model))
+            await aggregates.reset(session, aggregates.Params.of(ctx.config))
+            await bump_revision(session)
             await session.execute(delete(inbox_table).where(inbox_table.c.consumer.in_(durables)))
         nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=3)
         try:
@@ -126,6 +131,7 @@ async def _replay(js: JetStreamContext, sessions: async_sessionmaker[AsyncSessio
                         break
                     report.read[source] += 1
                     await _apply(session, msg.data, types, ctx, report)
+                await aggregates.compact(session)
             if progress is not None:
                 progress(source, seq, last)
     finally:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from motcua.db import UtcDateTime
@@ -68,3 +68,13 @@ class CatalogAgency(Base):
         Index("ix_catalog_agency_province_code", "province_code"),
         Index("ix_catalog_agency_commune_code", "commune_code"),
     )
+
+
+class CatalogRevision(Base):
+    """Changes whenever the catalog does (one row, ``id`` 1), so figures computed from the
+    catalog can be cached: it starts at a random number (a new database never repeats an
+    old one's revisions) and grows by one with every catalog event applied."""
+
+    __tablename__ = "catalog_revision"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)

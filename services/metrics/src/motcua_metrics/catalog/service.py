@@ -21,12 +21,13 @@ Index figures of a unit (``domain.md`` §6, rules in ``docs/metrics.md``):
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, delete, distinct, exists, func, select
+from sqlalchemy import and_, case, delete, distinct, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,7 @@ from motcua.contracts.intake import ProcedurePublishedV1
 from motcua.events import Envelope
 from motcua_metrics.catalog import rules
 from motcua_metrics.catalog.models import CatalogAgency as CA
+from motcua_metrics.catalog.models import CatalogRevision
 from motcua_metrics.catalog.models import CatalogVersion as CV
 from motcua_metrics.facts.models import DossierFact as F
 from motcua_metrics.facts.service import ProjectionContext
@@ -87,7 +89,14 @@ async def apply(session: AsyncSession, envelope: Envelope, data: ProcedurePublis
             procedure_code=code, version=version, agency_code=agency,
             province_code=agency.rsplit(".", 1)[-1], commune_code=ctx.units.get(agency).commune,
         ).on_conflict_do_nothing(index_elements=["procedure_code", "version", "agency_code"]))
+    await bump_revision(session)
     ctx.stats.applied["intake"] += 1
+
+
+async def bump_revision(session: AsyncSession) -> None:
+    """Mark the catalog as changed (cached figures of older revisions are not used)."""
+    await session.execute(update(CatalogRevision).where(CatalogRevision.id == 1)
+                          .values(revision=CatalogRevision.revision + 1))
 
 
 def current(judged: date) -> Any:
@@ -144,11 +153,30 @@ class CatalogCounts:
 
 async def counts(session: AsyncSession, level: UnitKind, period: Period, judged: date,
                  config: CatalogRules, calendar: Calendar, only: str | None = None,
-                 ) -> dict[str, CatalogCounts]:
-    """Catalog figures per unit of ``level`` (all of them, or ``only`` that one)."""
+                 used_online: Mapping[str, Set[str]] | None = None,
+                 revision: int | None = None) -> dict[str, CatalogCounts]:
+    """Catalog figures per unit of ``level`` (all of them, or ``only`` that one).
+
+    ``used_online``: per unit, the procedures with an online dossier received in the unit
+    in the period (from the index aggregates); None reads them from the facts. With
+    ``used_online``, the catalog's own figures are cached per catalog ``revision``.
+    """
     out: dict[str, CatalogCounts] = defaultdict(CatalogCounts)
     key = KEY_COLUMN[level]
     code = CA.procedure_code
+    if used_online is not None:
+        current, judged_publications = await _cached(session, level, period, judged, config,
+                                                     calendar, only, revision)
+        for unit, procedures in current.items():
+            c = out[unit]
+            used = used_online.get(unit, frozenset())
+            c.procedures = len(procedures)
+            c.complete = sum(1 for complete, _ in procedures.values() if complete)
+            c.online = sum(1 for _, online in procedures.values() if online)
+            c.online_used = sum(1 for p, (_, online) in procedures.items()
+                                if online and p in used)
+        _count_publications(out, judged_publications)
+        return dict(out)
     query = _current_rows(
         level, period, judged, only, None, key, func.count(distinct(code)),
         func.count(distinct(case((CV.missing_count == 0, code)))),
@@ -158,8 +186,47 @@ async def counts(session: AsyncSession, level: UnitKind, period: Period, judged:
     for unit, n, complete, online, used in (await session.execute(query)).all():
         c = out[unit]
         c.procedures, c.complete, c.online, c.online_used = n, complete, online, used
-    for unit, judgements in (await publications(session, level, period, judged, config,
-                                                calendar, only)).items():
+    _count_publications(out, await publications(session, level, period, judged, config,
+                                                calendar, only))
+    return dict(out)
+
+
+#: Procedure → (complete, online) of its current version, per unit.
+Current = dict[str, dict[str, tuple[bool, bool]]]
+_CACHE: OrderedDict[tuple[Any, ...], tuple[Current, dict[str, dict[str, Publication]]]] = \
+    OrderedDict()
+_CACHE_SIZE = 512
+
+
+async def _cached(session: AsyncSession, level: UnitKind, period: Period, judged: date,
+                  config: CatalogRules, calendar: Calendar, only: str | None,
+                  revision: int | None) -> tuple[Current, dict[str, dict[str, Publication]]]:
+    """The unit's current catalog and judged publications, cached per catalog revision
+    (the catalog changes a few times a year; the index is read all day)."""
+    key = (str(session.bind.url), revision, level, only, period.start, judged, config,
+           calendar)
+    found = _CACHE.get(key) if revision is not None else None
+    if found is not None:
+        _CACHE.move_to_end(key)
+        return found
+    # One current version per procedure: its flags are the same on every agency row.
+    current: Current = defaultdict(dict)
+    query = _current_rows(level, period, judged, only, None, KEY_COLUMN[level],
+                          CA.procedure_code, CV.missing_count == 0, CV.online).distinct()
+    for unit, procedure, complete, online in (await session.execute(query)).all():
+        current[unit][procedure] = (bool(complete), bool(online))
+    value = (dict(current), await publications(session, level, period, judged, config,
+                                               calendar, only))
+    if revision is not None:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def _count_publications(out: dict[str, CatalogCounts],
+                        found: dict[str, dict[str, Publication]]) -> None:
+    for unit, judgements in found.items():
         c = out[unit]
         for p in judgements.values():
             if p.announced is not None:
@@ -172,7 +239,6 @@ async def counts(session: AsyncSession, level: UnitKind, period: Period, judged:
                 c.published_on_time += p.published
             else:
                 c.published_unjudged += 1
-    return dict(out)
 
 
 @dataclass

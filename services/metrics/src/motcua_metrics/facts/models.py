@@ -101,6 +101,8 @@ class DossierFact(Base):
         Index("ix_dossier_fact_agency_received_day", "agency_code", "received_day"),
         Index("ix_dossier_fact_province_received_day", "province_code", "received_day"),
         Index("ix_dossier_fact_commune_received_day", "commune_code", "received_day"),
+        #: Finish days after the judging day (periods that start after it); results scopes.
+        Index("ix_dossier_fact_finish_day", "finish_day"),
     )
 
 

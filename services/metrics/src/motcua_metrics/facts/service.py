@@ -2,7 +2,8 @@
 
 :func:`apply` is the one entry point for every handled event, live or during a rebuild:
 it stores the event's facts, locks the dossier's fact row, refolds it from all its
-events, and (live) sends the national record when its content changed, plus the
+events, records the change of its index aggregates (:mod:`motcua_metrics.index.
+aggregates`), and (live) sends the national record when its content changed, plus the
 progress entry and EMC tracking of that step. Locking the fact row before reading the
 events serialises two consumers that apply events of the same dossier at once (each
 refold then sees the other's committed event).
@@ -27,6 +28,7 @@ from motcua.db import utcnow
 from motcua.events import Envelope
 from motcua_metrics.facts.models import DossierEvent, DossierFact, EmcSent, NationalSync
 from motcua_metrics.facts.projection import EventRow, fold
+from motcua_metrics.index import aggregates
 from motcua_metrics.index.config import IndexConfig, Units
 from motcua_metrics.national import records
 
@@ -73,6 +75,10 @@ async def apply(session: AsyncSession, envelope: Envelope, data: Any, ctx: Proje
                    event_type=envelope.type, sequence=envelope.sequence,
                    occurred_at=occurred, data=data.model_dump(mode="json"))
     fact = await _locked_fact(session, code, getattr(data, "agency_code", "") or "")
+    params = aggregates.Params.of(ctx.config)
+    change: aggregates.Counts = {}
+    if fact.event_count:  # an existing fact (not just created): what it counted for so far
+        aggregates.contribute(fact, params, change, -1)
     session.add(DossierEvent(event_id=row.event_id, dossier_code=code, source=row.source,
                              event_type=row.event_type, sequence=row.sequence,
                              occurred_at=row.occurred_at, data=row.data))
@@ -87,6 +93,9 @@ async def apply(session: AsyncSession, envelope: Envelope, data: Any, ctx: Proje
     fact.updated_at = utcnow()
     if ctx.national_sync:
         await _sync(session, fact, events, row, ctx, emit=emit)
+    # The index aggregates follow the fact in the same transaction (only the difference).
+    aggregates.contribute(fact, params, change, 1)
+    await aggregates.record(session, change)
     ctx.stats.applied[row.source] += 1
     ctx.stats.last_freshness_s = max(0.0, (utcnow() - envelope.time).total_seconds())
 

@@ -34,10 +34,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from motcua.calendar import Calendar
+from motcua.logging import get_logger
 from motcua_metrics.catalog import service as catalog
 from motcua_metrics.facts.models import DossierFact as F
+from motcua_metrics.index import aggregates as agg
 from motcua_metrics.index.config import IndexConfig, ItemConfig
 from motcua_metrics.index.periods import Period, Unit, UnitKind
+
+log = get_logger("motcua_metrics.index")
 
 Text = tuple[str, str]  # (vi, en)
 
@@ -143,7 +147,113 @@ def settlement_conditions(start: date, judged: date, max_supplements: int,
 async def aggregates(session: AsyncSession, level: UnitKind, period: Period, judged: date,
                      config: IndexConfig, calendar: Calendar, only: str | None = None,
                      ) -> dict[str, Aggregates]:
-    """Aggregates per unit of ``level`` (all of them, or ``only`` that one)."""
+    """Aggregates per unit of ``level`` (all of them, or ``only`` that one).
+
+    Read from the index aggregates (:mod:`motcua_metrics.index.aggregates`: a few hundred
+    rows whatever the number of dossiers) when they are built for this configuration's
+    classification parameters; else computed from the facts.
+    """
+    return (await _aggregates(session, level, period, judged, config, calendar, only))[0]
+
+
+async def _aggregates(session: AsyncSession, level: UnitKind, period: Period, judged: date,
+                      config: IndexConfig, calendar: Calendar, only: str | None = None, *,
+                      from_facts: bool = False) -> tuple[dict[str, Aggregates], bool]:
+    """:func:`aggregates`, and whether they came from the index aggregates."""
+    if not from_facts:
+        # The judging day is today when it comes before the period's end.
+        today = judged if judged < period.end else None
+        reading = await agg.read(session, level, period.start, judged,
+                                 agg.Params.of(config), only, today=today)
+        if reading is not None:
+            return await _from_reading(session, reading, level, period, judged, config,
+                                       calendar, only), True
+        _warn_facts()
+    return await aggregates_from_facts(session, level, period, judged, config, calendar,
+                                       only), False
+
+
+_warned: list[bool] = []
+
+
+def _warn_facts() -> None:
+    if not _warned:
+        _warned.append(True)
+        log.warning("index_from_facts", reason="index aggregates not built (yet) for this "
+                    "configuration's classification parameters")
+
+
+async def _from_reading(session: AsyncSession, reading: agg.Reading, level: UnitKind,
+                        period: Period, judged: date, config: IndexConfig,
+                        calendar: Calendar, only: str | None) -> dict[str, Aggregates]:
+    """:func:`aggregates` from what the index aggregates gave."""
+    out: dict[str, Aggregates] = defaultdict(Aggregates)
+    tallies, opened = reading.tallies, reading.opened
+    if period.start > judged:
+        # A period that starts after its judging day (today): dossiers unfinished today
+        # but finished before the period starts are not in its settlement scope.
+        for unit, counts in (await _finishing_before(session, level, period, judged, config,
+                                                     only)).items():
+            base = opened.setdefault(unit, [0] * len(agg.OPEN))
+            opened[unit] = [x - y for x, y in zip(base, counts, strict=True)]
+    used_online: dict[str, set[str]] = {}
+    for unit in set(tallies) | set(opened):
+        per_procedure = tallies.get(unit, {})
+        t = [sum(column) for column in zip(*per_procedure.values(), strict=True)] \
+            if per_procedure else [0] * len(agg.TALLY)
+        o_n, o_within, o_overdue, o_disliked, o_rated = opened.get(unit, [0] * len(agg.OPEN))
+        settlement = t[agg.FINISHED] + o_n
+        if not (settlement or t[agg.RECEIVED] or t[agg.RESULTS]):
+            continue  # rows left at zero by facts that moved: no dossier here
+        a = out[unit]
+        a.settlement = settlement
+        a.early, a.on_time, a.late_finished = t[agg.EARLY], t[agg.ON_TIME], t[agg.LATE]
+        a.within, a.overdue = o_within, o_overdue
+        a.disliked = t[agg.FINISHED_DISLIKED] + o_disliked
+        a.rated = t[agg.FINISHED_RATED] + o_rated
+        a.received, a.online, a.synced = t[agg.RECEIVED], t[agg.ONLINE], t[agg.SYNCED]
+        a.reused, a.store, a.population = t[agg.REUSED], t[agg.STORE], t[agg.POPULATION]
+        a.with_fees, a.paid_online = t[agg.WITH_FEES], t[agg.PAID_ONLINE]
+        a.results, a.electronic_result = t[agg.RESULTS], t[agg.ELECTRONIC]
+        a.digitised_and_result = t[agg.DIGITISED_RESULT]
+        named = [(p, c) for p, c in per_procedure.items() if p is not None and c[agg.RECEIVED]]
+        a.procedures = len(named)
+        a.procedures_population = sum(1 for _, c in named if c[agg.POPULATION])
+        a.fee_procedures = sum(1 for _, c in named if c[agg.WITH_FEES])
+        a.fee_procedures_paid_online = sum(1 for _, c in named if c[agg.PAID_ONLINE])
+        a.fee_procedures_synced = sum(1 for _, c in named if c[agg.FEE_SYNCED])
+        used_online[unit] = {p for p, c in named if c[agg.ONLINE]}
+    if config.catalog is not None:
+        for k, c in (await catalog.counts(session, level, period, judged, config.catalog,
+                                          calendar, only, used_online=used_online,
+                                          revision=reading.catalog_revision)).items():
+            out[k].catalog = c
+    return dict(out)
+
+
+async def _finishing_before(session: AsyncSession, level: UnitKind, period: Period,
+                            judged: date, config: IndexConfig, only: str | None,
+                            ) -> dict[str, list[int]]:
+    """Per unit, the open counts (as :data:`agg.OPEN`) on ``judged`` of the dossiers that
+    finish after it but before ``period`` starts (few: finish days after today)."""
+    key = KEY_COLUMN[level]
+    c = settlement_conditions(period.start, judged, config.max_supplement_requests)
+    disliked = or_(F.complaint, F.rating <= config.dislike_max_score)
+    # Only the finish-day index is selective here; the unit is picked in Python.
+    rows = await session.execute(
+        select(key, func.count(), _sum(c["within"]), _sum(c["overdue"]), _sum(disliked),
+               _sum(F.rating.is_not(None)))
+        .where(F.finish_day > judged, F.finish_day < period.start, F.received_day <= judged)
+        .group_by(key))
+    return {k: [int(v) for v in counts] for k, *counts in rows.all()
+            if k is not None and (only is None or k == only)}
+
+
+async def aggregates_from_facts(session: AsyncSession, level: UnitKind, period: Period,
+                                judged: date, config: IndexConfig, calendar: Calendar,
+                                only: str | None = None) -> dict[str, Aggregates]:
+    """:func:`aggregates` computed from the dossier facts (the reference: slow for a
+    large unit, the index aggregates must give the same)."""
     key = KEY_COLUMN[level]
     unit_filter = [key == only] if only is not None else [key.is_not(None)]
     out: dict[str, Aggregates] = defaultdict(Aggregates)
@@ -396,7 +506,21 @@ async def index_document(session: AsyncSession, config: IndexConfig, calendar: C
     judged = period.judged_on(today)
     found = await aggregates(session, unit.kind, period, judged, config, calendar,
                              only=unit.code)
-    a = found.get(unit.code, Aggregates())
+    return _document(config, unit, period, judged, found.get(unit.code, Aggregates()))
+
+
+async def index_document_from_facts(session: AsyncSession, config: IndexConfig,
+                                    calendar: Calendar, unit: Unit, period: Period,
+                                    today: date) -> dict[str, Any]:
+    """:func:`index_document` computed from the facts (the reference)."""
+    judged = period.judged_on(today)
+    found = await aggregates_from_facts(session, unit.kind, period, judged, config, calendar,
+                                        only=unit.code)
+    return _document(config, unit, period, judged, found.get(unit.code, Aggregates()))
+
+
+def _document(config: IndexConfig, unit: Unit, period: Period, judged: date,
+              a: Aggregates) -> dict[str, Any]:
     return {"config_version": config.version, "unit": {"kind": unit.kind, "code": unit.code},
             "period": _period(period, judged), **score(config, a), "counts": counts(a)}
 
@@ -408,12 +532,15 @@ def _period(period: Period, judged: date) -> dict[str, Any]:
 
 async def ranking(session: AsyncSession, config: IndexConfig, calendar: Calendar,
                   level: UnitKind, period: Period, today: date, within: Unit | None = None,
-                  ) -> dict[str, Any]:
-    """Every unit of ``level`` ranked by its score on 100 (then points, then code)."""
+                  *, from_facts: bool = False) -> dict[str, Any]:
+    """Every unit of ``level`` ranked by its score on 100 (then points, then code).
+
+    ``from_facts``: computed from the facts (the reference), not the index aggregates."""
     judged = period.judged_on(today)
-    found = await aggregates(session, level, period, judged, config, calendar)
+    found, tables = await _aggregates(session, level, period, judged, config, calendar,
+                                      from_facts=from_facts)
     if within is not None and within.kind == "province" and level != "province":
-        codes = await _units_in_province(session, level, within.code)
+        codes = await _units_in_province(session, level, within.code, tables)
         found = {k: v for k, v in found.items() if k in codes}
     rows = []
     for code, a in found.items():
@@ -428,8 +555,12 @@ async def ranking(session: AsyncSession, config: IndexConfig, calendar: Calendar
             "units": rows}
 
 
-async def _units_in_province(session: AsyncSession, level: UnitKind, province: str) -> set[str]:
-    key = KEY_COLUMN[level]
-    rows = await session.scalars(select(key).where(F.province_code == province).distinct())
-    return {r for r in rows.all() if r is not None} | await catalog.units_in_province(
-        session, level, province)
+async def _units_in_province(session: AsyncSession, level: UnitKind, province: str,
+                             tables: bool) -> set[str]:
+    if tables:
+        found = await agg.units_in_province(session, level, province)
+    else:
+        key = KEY_COLUMN[level]
+        rows = await session.scalars(select(key).where(F.province_code == province).distinct())
+        found = {r for r in rows.all() if r is not None}
+    return found | await catalog.units_in_province(session, level, province)
