@@ -6,12 +6,11 @@ import asyncio
 from datetime import UTC, datetime
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import bindparam, text
 
 from motcua.db import UtcDateTime, create_engine
 from motcua.migrate import alembic_config, upgrade, upgrade_async
+from motcua.testing import schema_drift
 from motcua_identity import migrations_dir
 from motcua_identity.db import Base
 from motcua_identity.models import load_all
@@ -25,27 +24,7 @@ class TestMigrations:
         load_all()
         url = await make_database("identity_schema")
         await upgrade_async(migrations_dir(), url)
-        engine = create_engine(url)
-        ours = set(Base.metadata.tables)
-
-        def diff(connection):
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return compare_metadata(context, Base.metadata)
-
-        try:
-            async with engine.connect() as conn:
-                changes = await conn.run_sync(diff)
-        finally:
-            await engine.dispose()
-
-        def kit(change) -> bool:  # the kit's own tables are not in our metadata
-            if not isinstance(change, tuple):
-                return False
-            if change[0] == "remove_table":
-                return change[1].name not in ours
-            return change[0] == "remove_index" and change[1].table.name not in ours
-
-        relevant = [c for c in changes if not kit(c)]
+        relevant = await schema_drift(url, Base.metadata)
         assert relevant == [], relevant
 
     async def test_owner_refs_keep_existing_documents_and_go_back(self, make_database) -> None:

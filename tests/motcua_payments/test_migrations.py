@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-
-from motcua.db import create_engine
 from motcua.migrate import upgrade_async
+from motcua.testing import schema_drift
 from motcua_payments import migrations_dir
 from motcua_payments.db import Base
 from motcua_payments.models import load_all
@@ -17,25 +14,5 @@ class TestMigrations:
         load_all()
         url = await make_database("payments_schema")
         await upgrade_async(migrations_dir(), url)
-        engine = create_engine(url)
-        ours = set(Base.metadata.tables)
-
-        def diff(connection):
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return compare_metadata(context, Base.metadata)
-
-        try:
-            async with engine.connect() as conn:
-                changes = await conn.run_sync(diff)
-        finally:
-            await engine.dispose()
-
-        def kit(change) -> bool:  # the kit's own tables are not in our metadata
-            if not isinstance(change, tuple):
-                return False
-            if change[0] == "remove_table":
-                return change[1].name not in ours
-            return change[0] == "remove_index" and change[1].table.name not in ours
-
-        relevant = [c for c in changes if not kit(c)]
+        relevant = await schema_drift(url, Base.metadata)
         assert relevant == [], relevant

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import insert, select
 
 from motcua.db import create_engine
 from motcua.migrate import upgrade, upgrade_async
+from motcua.testing import schema_drift
 from motcua_workflow import migrations_dir
 from motcua_workflow.cases.models import Case
 from motcua_workflow.db import Base
@@ -23,27 +22,7 @@ class TestMigrations:
         load_all()
         url = await make_database("workflow_schema")
         await upgrade_async(migrations_dir(), url)
-        engine = create_engine(url)
-        ours = set(Base.metadata.tables)
-
-        def diff(connection):
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return compare_metadata(context, Base.metadata)
-
-        try:
-            async with engine.connect() as conn:
-                changes = await conn.run_sync(diff)
-        finally:
-            await engine.dispose()
-
-        def kit(change) -> bool:  # the kit's own tables are not in our metadata
-            if not isinstance(change, tuple):
-                return False
-            if change[0] == "remove_table":
-                return change[1].name not in ours
-            return change[0] == "remove_index" and change[1].table.name not in ours
-
-        relevant = [c for c in changes if not kit(c)]
+        relevant = await schema_drift(url, Base.metadata)
         assert relevant == [], relevant
 
     async def test_open_tasks_get_the_mesh_roles(self, make_database) -> None:

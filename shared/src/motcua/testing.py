@@ -265,3 +265,31 @@ async def wait_for(condition: Callable[[], Any], *, timeout: float = 20.0,
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def schema_drift(url: str, metadata: Any) -> list[Any]:
+    """Differences between a migrated database and a service's models (Alembic's
+    autogenerate comparison, types included), leaving out the kit's own tables, which are
+    not in the service's metadata. Empty when migrations and models agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from motcua.db import create_engine
+
+    ours = set(metadata.tables)
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            changes = await conn.run_sync(lambda c: compare_metadata(
+                MigrationContext.configure(c, opts={"compare_type": True}), metadata))
+    finally:
+        await engine.dispose()
+
+    def kit(change: Any) -> bool:
+        if not isinstance(change, tuple):
+            return False
+        if change[0] == "remove_table":
+            return change[1].name not in ours
+        return change[0] == "remove_index" and change[1].table.name not in ours
+
+    return [c for c in changes if not kit(c)]
