@@ -22,7 +22,7 @@ from joserfc.jwk import ECKey
 
 from motcua.auth import undeclared_routes, use_verifier
 from motcua.registry import discover
-from motcua.testing import Mesh, RunningService
+from motcua.testing import Mesh, RunningService, threadpool_dependencies
 from tests.e2e.helpers import agency, dossier_body
 from tests.motcua_identity.conftest import PID_AN, PID_BINH, provider  # noqa: F401
 from tests.motcua_identity.helpers import (
@@ -150,3 +150,10 @@ class TestEveryService:
 def test_every_route_declares_its_callers(name: str) -> None:
     spec = discover()[name]
     assert undeclared_routes(spec.create_app(spec.settings())) == []
+
+
+@pytest.mark.parametrize("name", list(PROTECTED))
+def test_no_dependency_runs_in_the_threadpool(name: str) -> None:
+    # A plain ``def`` dependency is run in a worker thread on every request.
+    spec = discover()[name]
+    assert threadpool_dependencies(spec.create_app(spec.settings())) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 import pytest
@@ -105,3 +107,41 @@ class TestLogRedaction:
         for secret in ("038095001234", "001203004567", "0100109106", "123456789"):
             assert secret not in out
         assert "********1234" in out
+
+
+class TestStopTasks:
+    async def test_a_task_that_swallowed_a_cancellation_is_cancelled_again(self) -> None:
+        from motcua.service import stop_tasks
+
+        rounds = 0
+
+        async def swallows_the_first() -> None:
+            # As asyncio.wait_for on 3.11 can: the cancellation is lost and the loop goes on.
+            nonlocal rounds
+            while True:
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    rounds += 1
+                    if rounds > 1:
+                        raise
+
+        task = asyncio.create_task(swallows_the_first())
+        await asyncio.sleep(0)
+        await stop_tasks([task], round_s=0.05)
+        assert task.cancelled()
+        assert rounds == 2
+
+    async def test_a_task_that_never_stops_is_left_behind_not_waited_for_forever(self) -> None:
+        from motcua.service import stop_tasks
+
+        async def immortal() -> None:
+            while True:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.sleep(3600)
+
+        task = asyncio.create_task(immortal())
+        await asyncio.sleep(0)
+        await stop_tasks([task], round_s=0.01, give_up_s=0.05)
+        assert not task.done()
+        task.get_coro().close()  # type: ignore[union-attr]

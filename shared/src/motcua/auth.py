@@ -459,7 +459,7 @@ def require(kind: Kind | Iterable[Kind] | None = None, *, roles: Collection[str]
     return Depends(check)
 
 
-def _public() -> None:
+async def _public() -> None:
     """Marks a route as callable without a token."""
 
 

@@ -1,6 +1,7 @@
 """Async SQLAlchemy engines and sessions for SQLite and PostgreSQL from the same code.
 
-SQLite is the embedded default: WAL journal, foreign keys on every connection, a busy
+SQLite is the embedded default: one connection per process (see :func:`create_engine`),
+WAL journal, foreign keys on every connection, a busy
 timeout, and ``BEGIN IMMEDIATE`` so a transaction takes the write lock up front instead
 of failing half-way when it first writes (SQLite cannot upgrade a read lock safely under
 concurrency). PostgreSQL is the production database.
@@ -126,7 +127,16 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     """An async engine configured for SQLite (WAL, FKs, immediate transactions) or PostgreSQL."""
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # One connection per process: every transaction here takes SQLite's single write
+        # lock (BEGIN IMMEDIATE below), so a second connection could only wait for it in
+        # SQLite's busy handler, which polls with sleeps of up to 100 ms. Waiting for the
+        # pool's one connection instead is an asyncio queue: first come, first served,
+        # woken the moment the holder commits. Other processes on the same file (the
+        # motcua commands) still meet in the busy handler. Nothing may hold two
+        # connections of this engine at once (it would wait for itself until
+        # ``pool_timeout``).
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30},
+                                     pool_size=1, max_overflow=0, pool_timeout=30)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:

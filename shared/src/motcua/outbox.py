@@ -62,6 +62,11 @@ registry().map_imperatively(OutboxRow, outbox_table)
 
 @event.listens_for(Session, "after_commit")
 def _wake_relay_after_commit(session: Session) -> None:
+    # SQLAlchemy also fires after_commit when a savepoint is released (a consumer's
+    # per-message savepoint): its events are committed only with the outer transaction,
+    # so waking the relay then would find nothing and leave the real commit unannounced.
+    if session.in_nested_transaction():
+        return
     if session.info.pop(_PENDING, False):
         wake = session.info.get(_WAKE)
         if wake is not None:
@@ -70,7 +75,9 @@ def _wake_relay_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    # A savepoint rolled back: events recorded before it in the transaction still stand.
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING, None)
 
 
 FaultHook = Callable[[str, list[int]], Awaitable[None]]
@@ -162,11 +169,22 @@ class Relay:
         return False
 
     async def _resign(self) -> None:
+        """Give up leadership: end the leader's database session, which releases the
+        advisory lock with it.
+
+        Invalidated, not returned to the pool: a pooled connection would keep the session
+        and so the lock. Bounded in time: a close that waits on a dead or wedged server
+        (seen: more than 60 s at shutdown) must not keep the service from stopping.
+        """
         self.is_leader = False
-        if self._leader_conn is not None:
-            with contextlib.suppress(Exception):
-                await self._leader_conn.close()
-            self._leader_conn = None
+        conn, self._leader_conn = self._leader_conn, None
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await conn.invalidate()
+                return
+        log.warning("relay_resign_slow", action="connection dropped without waiting")
 
     async def drain_once(self) -> int:
         """Publish one batch of unpublished rows; return how many were acknowledged."""

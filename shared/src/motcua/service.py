@@ -8,7 +8,6 @@ operational endpoints ``/healthz``, ``/readyz`` and ``/metrics``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -49,14 +48,39 @@ class Runtime:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
 
-def runtime(request: Request) -> Runtime:
+async def stop_tasks(tasks: Sequence[asyncio.Task[Any]], *, round_s: float = 1.0,
+                     give_up_s: float = 15.0) -> None:
+    """Cancel ``tasks`` and wait for them to end, cancelling again any that keep running.
+
+    Again, because on Python 3.11 a cancellation can be swallowed by ``asyncio.wait_for``
+    when what it waits for completes at the same moment (SQLAlchemy's pool waits for a
+    connection that way): the task then carries on as if nothing had happened, and a
+    single cancel would leave shutdown waiting for it forever. A task still running after
+    ``give_up_s`` is logged and left behind.
+    """
+    pending = {t for t in tasks if not t.done()}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + give_up_s
+    while pending and loop.time() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=round_s)
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.warning("task_failed_at_shutdown", task=task.get_name(),
+                        error=repr(task.exception()))
+    for task in pending:
+        log.warning("task_would_not_stop", task=task.get_name())
+
+
+async def runtime(request: Request) -> Runtime:
     """The running service's runtime."""
     return request.app.state.runtime
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent."""
-    async with runtime(request).sessions() as session:
+    async with request.app.state.runtime.sessions() as session:
         try:
             async with session.begin():
                 yield session
@@ -156,11 +180,7 @@ def create_service_app(
         try:
             yield
         finally:
-            for task in rt.tasks:
-                task.cancel()
-            for task in rt.tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await stop_tasks(rt.tasks)
             await bus.close()
             await engine.dispose()
             log.info("service_stopped", service=settings.service)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -293,3 +294,33 @@ async def schema_drift(url: str, metadata: Any) -> list[Any]:
         return change[0] == "remove_index" and change[1].table.name not in ours
 
     return [c for c in changes if not kit(c)]
+
+
+def threadpool_dependencies(app: FastAPI) -> list[str]:
+    """Route dependencies FastAPI would run in its worker threads: plain ``def``
+    functions, sync generators, and classes or instances without an async ``__call__``.
+
+    Each costs a thread hop per request (about half a millisecond of CPU on the
+    submission path); the kit's and the services' dependencies are all ``async def``.
+    """
+    from motcua.auth import api_routes
+
+    def runs_on_loop(call: Any) -> bool:
+        if inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call):
+            return True
+        dunder = None if inspect.isclass(call) else getattr(call, "__call__", None)  # noqa: B004
+        return dunder is not None and (inspect.iscoroutinefunction(dunder)
+                                       or inspect.isasyncgenfunction(dunder))
+
+    found: set[str] = set()
+
+    def walk(dependant: Any, where: str) -> None:
+        for sub in dependant.dependencies:
+            walk(sub, where)
+            if sub.call is not None and not runs_on_loop(sub.call):
+                name = getattr(sub.call, "__qualname__", type(sub.call).__qualname__)
+                found.add(f"{getattr(sub.call, '__module__', '?')}.{name} ({where})")
+
+    for route in api_routes(app):
+        walk(route.dependant, f"{','.join(sorted(route.methods))} {route.path}")
+    return sorted(found)

@@ -25,7 +25,7 @@ class Identity:
     providers: dict[str, OidcClient] = field(default_factory=dict)
 
 
-def identity(request: Request) -> Identity:
+async def identity(request: Request) -> Identity:
     """The service's shared context."""
     return request.app.state.identity
 

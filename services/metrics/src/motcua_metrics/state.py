@@ -41,7 +41,7 @@ def build_state(settings: Settings) -> MetricsState:
     return MetricsState(settings, config, units, calendar, ctx)
 
 
-def metrics_state(request: Request) -> MetricsState:
+async def metrics_state(request: Request) -> MetricsState:
     """The app's metrics state."""
     return request.app.state.metrics
 

@@ -35,7 +35,7 @@ class PaymentsContext:
             await self.fault_hook(point)
 
 
-def payments_context(request: Request) -> PaymentsContext:
+async def payments_context(request: Request) -> PaymentsContext:
     """The running service's payments context."""
     return request.app.state.payments
 

@@ -50,7 +50,7 @@ class Workflow:
         return cls(settings, calendars, clock or SystemClock())
 
 
-def workflow(request: Request) -> Workflow:
+async def workflow(request: Request) -> Workflow:
     """The app's workflow collaborators."""
     return request.app.state.workflow
 

@@ -105,6 +105,10 @@ def _note_catalog_statement(state: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _clear_after_catalog_commit(session: Session) -> None:
+    # Also fired when a savepoint is released; the change is committed only with the
+    # outer transaction, so clear then (clearing earlier could re-cache the old value).
+    if session.in_nested_transaction():
+        return
     if session.info.pop("catalog_changed", False):
         clear(session)
 

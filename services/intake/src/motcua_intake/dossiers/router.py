@@ -75,7 +75,7 @@ router = APIRouter(prefix="/v1/dossiers", tags=["dossiers"])
 _DENIED = (NotAllowed, AgencyForbidden)
 
 
-def _desk(request: Request) -> Desk:
+async def _desk(request: Request) -> Desk:
     return request.app.state.desk
 
 

@@ -1,0 +1,108 @@
+"""The outbox relay: its leadership on PostgreSQL (one relay per database publishes, and one
+that stops hands over at once: its advisory lock goes with its database session), and
+when it is woken."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from sqlalchemy import func, select
+
+from motcua import outbox
+from motcua.contracts.intake import DossierSubmittedV1
+from motcua.db import create_engine, kit_metadata, outbox_table, session_factory, utcnow
+from motcua.outbox import Relay
+from motcua.testing import PostgresServer, postgres_factory, wait_for
+
+
+async def test_one_leader_per_database_and_a_resigned_leader_hands_over(
+        postgres: PostgresServer) -> None:
+    url = await postgres_factory(postgres)("relay_leadership")
+    engines = [create_engine(url), create_engine(url)]
+    first, second = (Relay(e, session_factory(e), bus=None) for e in engines)  # type: ignore[arg-type]
+    try:
+        assert await first._lead()
+        assert first.is_leader
+        assert not await second._lead()
+        assert not second.is_leader
+
+        # The first relay stops while its service's pool lives on (e.g. a reconnect, or
+        # a pool not yet disposed): its session, and so the lock, must end with it.
+        await first._resign()
+        assert not first.is_leader
+        assert await second._lead()
+        assert not await first._lead()
+    finally:
+        await second._resign()
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_a_stopped_relay_hands_over(postgres: PostgresServer) -> None:
+    url = await postgres_factory(postgres)("relay_stopped")
+    engines = [create_engine(url), create_engine(url)]
+    leader, standby = (Relay(e, session_factory(e), bus=None, max_backoff_s=0.2)  # type: ignore[arg-type]
+                       for e in engines)
+    try:
+        # This database has no outbox table: the leader leads, then fails and backs off
+        # in a loop, as it would while its database misbehaves, until it is stopped.
+        task = asyncio.create_task(leader.run())
+        await wait_for(lambda: leader.is_leader, what="leadership")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert task.cancelled()
+        assert not leader.is_leader
+        assert await standby._lead()
+    finally:
+        await standby._resign()
+        for engine in engines:
+            await engine.dispose()
+
+
+class TestWake:
+    """The relay is woken when events commit, not when a consumer's savepoint is released."""
+
+    @staticmethod
+    async def _setup(tmp_path: Any) -> tuple[Any, Any, list[int]]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'wake.db'}")
+        async with engine.begin() as conn:
+            await conn.run_sync(kit_metadata.create_all)
+        wakes: list[int] = []
+        sessions = session_factory(engine, relay_wake=lambda: wakes.append(1))
+        return engine, sessions, wakes
+
+    @staticmethod
+    def _event(code: str) -> DossierSubmittedV1:
+        return DossierSubmittedV1(dossier_code=code, agency_code="000.01.17.H56",
+                                  procedure_code="1.001193", status=1, occurred_at=utcnow(),
+                                  channel="online", applicant_kind="individual")
+
+    async def test_events_in_savepoints_wake_the_relay_once_at_the_commit(
+            self, tmp_path: Any) -> None:
+        engine, sessions, wakes = await self._setup(tmp_path)
+        try:
+            async with sessions() as session, session.begin():
+                for code in ("A-1", "A-2"):
+                    async with session.begin_nested():
+                        outbox.record(session, self._event(code), province="H56", key=code)
+                assert wakes == []  # released savepoints: nothing is committed yet
+            assert wakes == [1]
+        finally:
+            await engine.dispose()
+
+    async def test_a_rolled_back_savepoint_keeps_the_earlier_events_announced(
+            self, tmp_path: Any) -> None:
+        engine, sessions, wakes = await self._setup(tmp_path)
+        try:
+            async with sessions() as session, session.begin():
+                outbox.record(session, self._event("B-1"), province="H56", key="B-1")
+                with contextlib.suppress(ValueError):
+                    async with session.begin_nested():
+                        raise ValueError("this message failed")
+            assert wakes == [1]
+            async with sessions() as session:
+                assert await session.scalar(select(func.count()).select_from(outbox_table)) == 1
+        finally:
+            await engine.dispose()
