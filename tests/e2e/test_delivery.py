@@ -12,7 +12,7 @@ import pytest
 from motcua.consumer import list_dead_letters, replay_dead_letter
 from motcua.contracts.intake import DossierSubmittedV1
 from motcua.natsserver import NatsServer
-from motcua.service import create_service_app
+from motcua.service import create_service_app, stop_tasks
 from motcua.testing import Mesh, wait_for
 from motcua_workflow.cases.router import router as cases_router
 from motcua_workflow.consumers import handlers as workflow_handlers
@@ -164,6 +164,35 @@ class TestDeadLetters:
             assert letter.deliveries == 1
         finally:
             await nc.close()
+
+
+class TestGracefulStop:
+    async def test_a_stopped_consumer_leaves_no_message_to_its_old_pull(
+            self, mesh: Mesh) -> None:
+        svc = await start_slice(mesh, "intake", "workflow")
+        wf = svc["workflow"]
+        runner = next(c for c in wf.runtime.consumers if c.name == "workflow-intake")
+        task = next(t for t in wf.runtime.tasks if t.get_name() == f"consumer:{runner.name}")
+        js, stream = wf.runtime.bus.js, runner.spec.stream(mesh.province)
+
+        async def info():
+            return await js.consumer_info(stream, runner.name)
+
+        await wait_for(lambda: _waiting(info), what="a pull request waiting on the server")
+        # Stop the consumer alone: the service's connection stays open, as it does for a
+        # moment during any shutdown. The next event must not go to the stopped pull.
+        await stop_tasks([task])
+        await _submit(mesh, svc["intake"], 1)
+        wf.runtime.tasks.append(asyncio.create_task(runner.run(), name="consumer:again"))
+        # Longer than ack_wait (30 s): a message handed to the stopped pull would come
+        # back as a redelivery, which the assertion below rules out (a redelivery takes a
+        # consumer sequence number of its own).
+        await wait_for(lambda: inbox_count(wf, runner.name), timeout=45, what="applied")
+        assert (await info()).delivered.consumer_seq == 1
+
+
+async def _waiting(info) -> bool:
+    return (await info()).num_waiting > 0
 
 
 class TestCrashes:

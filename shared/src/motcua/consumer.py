@@ -92,6 +92,13 @@ class ConsumerRunner:
                 log.warning("consumer_bind_failed", consumer=self.name, error=str(exc))
                 await asyncio.sleep(1.0)
         self.bound = True
+        try:
+            await self._pull(psub)
+        finally:
+            await self._withdraw(psub)
+
+    async def _pull(self, psub: Any) -> None:
+        """Fetch batches and handle them until cancelled."""
         idle = 0
         while True:
             try:
@@ -110,6 +117,20 @@ class ConsumerRunner:
             for start in range(0, len(msgs), self._txn_batch):
                 await self.handle_batch(msgs[start:start + self._txn_batch])
             await self._refresh_pending(psub)
+
+    async def _withdraw(self, psub: Any) -> None:
+        """Withdraw the pull interest and wait until the server has seen it.
+
+        A cancelled fetch leaves its pull request waiting on the server. Until the server
+        learns that nobody listens any more, it may hand the next message to that stale
+        request, and the message then waits out ``ack_wait`` before it is redelivered to
+        a live consumer (another replica, or this service once restarted). Unsubscribing
+        with a round trip closes that window on a graceful stop; after a crash the
+        server sees the connection drop and ``ack_wait`` remains the safety net.
+        """
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(psub.unsubscribe(), timeout=2)
+            await self._bus.nc.flush(timeout=2)
 
     async def _refresh_pending(self, psub: Any) -> None:
         with contextlib.suppress(Exception):
