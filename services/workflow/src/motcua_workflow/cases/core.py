@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua import outbox
@@ -38,6 +38,9 @@ from motcua_workflow.tasks.models import Task
 #: Events a bundle member publishes; its status and results travel on the bundle's case.
 _MEMBER_EVENTS = (CaseTransferredV1, CaseTransferAcknowledgedV1, CaseAcknowledgementOverdueV1)
 _specs: dict[str, DefinitionSpec] = {}
+# Built once: every event and action looks a case up by its dossier code.
+_BY_CODE = select(Case).where(Case.dossier_code == bindparam("dossier_code"))
+_LOCKED_BY_CODE = _BY_CODE.with_for_update().execution_options(populate_existing=True)
 
 
 # Loading
@@ -50,10 +53,8 @@ async def find(session: AsyncSession, dossier_code: str, *, lock: bool = False) 
     waited for another transaction's change, and acting on the version read before
     it would log and publish on a stale head.
     """
-    query = select(Case).where(Case.dossier_code == dossier_code)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(query)
+    return await session.scalar(_LOCKED_BY_CODE if lock else _BY_CODE,
+                                {"dossier_code": dossier_code})
 
 
 async def get(session: AsyncSession, dossier_code: str, *, lock: bool = False) -> Case:
@@ -70,7 +71,7 @@ async def lock_for_change(session: AsyncSession, dossier_code: str) -> Case:
     Always bundle before member: a member finishing locks its bundle, and a bundle
     closing locks its members, so one order keeps them from deadlocking.
     """
-    case = await session.scalar(select(Case).where(Case.dossier_code == dossier_code))
+    case = await find(session, dossier_code)
     if case is None:
         raise CaseNotFound(f"no case for dossier {dossier_code}")
     if case.parent_case_id is not None:

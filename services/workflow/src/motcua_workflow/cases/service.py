@@ -63,8 +63,10 @@ async def _open(session: AsyncSession, wf: Workflow, data: _DossierEvent, *,
                 version=1, channel=channel, current_agency_code=data.agency_code,
                 bundle_code=bundle_code, member_procedures=members or None,
                 supplement_requests=0, extended=False, log_length=0)
-    session.add(case)
+    # Bound before it joins the session: the definition query would otherwise autoflush
+    # the case, and the binding would cost an UPDATE of the row just inserted.
     spec = await core.bind_definition(session, case, now=now)
+    session.add(case)
     if not members and spec.members:
         case.member_procedures = list(spec.members)
     processlog.append(session, case, at=now, action="submitted", actor=INTAKE,
@@ -164,8 +166,8 @@ async def _open_member(session: AsyncSession, wf: Workflow, bundle: Case, proced
                   statutory_cutoff=bundle.statutory_cutoff, due_at=bundle.due_at,
                   statutory_due_at=bundle.statutory_due_at, supplement_requests=0,
                   extended=False, log_length=0)
+    spec = await core.bind_definition(session, member, now=at)  # before add: see _open
     session.add(member)
-    spec = await core.bind_definition(session, member, now=at)
     member.current_step = spec.steps[0].key
     processlog.append(session, member, at=at, action="received", actor=INTAKE,
                       status_after=RECEIVED,

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,11 +73,27 @@ def parse_document(raw: bytes, media_type: str) -> list[DefinitionSpec]:
     return specs
 
 
+_LATEST = (select(ProcessDefinition)
+           .where(ProcessDefinition.procedure_code == bindparam("procedure_code"))
+           .order_by(ProcessDefinition.version.desc()).limit(1))
+
+#: ``session.info`` key: the transaction, and the definitions resolve() found in it.
+_RESOLVED = "motcua_workflow.definitions.resolved"
+
+
 async def latest(session: AsyncSession, procedure_code: str) -> ProcessDefinition | None:
     """The newest version for a procedure."""
-    return await session.scalar(
-        select(ProcessDefinition).where(ProcessDefinition.procedure_code == procedure_code)
-        .order_by(ProcessDefinition.version.desc()).limit(1))
+    return await session.scalar(_LATEST, {"procedure_code": procedure_code})
+
+
+def _resolved(session: AsyncSession) -> dict[str, ProcessDefinition] | None:
+    """What :func:`resolve` found in the session's current transaction (None: nothing is
+    remembered in a transaction that stored a definition, whose savepoint may roll back)."""
+    info, transaction = session.sync_session.info, session.sync_session.get_transaction()
+    memo: tuple[object, dict[str, ProcessDefinition] | None] | None = info.get(_RESOLVED)
+    if memo is None or memo[0] is not transaction:
+        memo = info[_RESOLVED] = (transaction, {})
+    return memo[1]
 
 
 async def store(session: AsyncSession, spec: DefinitionSpec, *, source: str,
@@ -92,6 +108,7 @@ async def store(session: AsyncSession, spec: DefinitionSpec, *, source: str,
                             version=(current.version + 1) if current else 1, name=spec.name,
                             body=body, digest=sha, source=source, created_at=now)
     session.add(row)
+    session.sync_session.info[_RESOLVED] = (session.sync_session.get_transaction(), None)
     try:
         await session.flush()
     except IntegrityError:
@@ -106,10 +123,21 @@ async def resolve(session: AsyncSession, procedure_code: str, *,
 
     The newest stored version; else the packaged default for the procedure (stored as
     version 1 so the case points at a row); else the generic fallback.
+
+    Remembered for the rest of the transaction (a consumer opens a batch of cases in
+    one), which then binds every case of a procedure to the version it found first, as
+    if it had run before any import committed meanwhile. Only rows other transactions
+    committed are remembered: once this transaction stores a definition, it looks up
+    every time (a savepoint may roll the stored row back).
     """
+    resolved = _resolved(session)
+    if resolved is not None and procedure_code in resolved:
+        return resolved[procedure_code]
     for code in (procedure_code, FALLBACK_CODE):
         found = await latest(session, code)
         if found is not None:
+            if resolved is not None:
+                resolved[procedure_code] = found
             return found
         default = packaged_defaults().get(code)
         if default is not None:
