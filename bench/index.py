@@ -21,13 +21,19 @@ nats-server, the auth verifier of a test token mint) and measures, through
   past year, custom ranges), ``--samples`` requests each, the cases interleaved in a
   fresh random order every round so that noise from other processes spreads over all
   of them; p50 / p95 / p99 / max per case and overall;
-* ``GET /v1/index/ranking`` (agencies and communes of the province) and the drill-down
-  ``GET /v1/index/items/{item}/dossiers`` (an auditor of the agency, and a service with
-  ``metrics.read`` for the whole province);
+* ``GET /v1/index/ranking`` (agencies and communes of the province);
+* the drill-down ``GET /v1/index/items/{item}/dossiers`` (first page, 100 rows): every
+  item that can cost points × the six units (a service with ``metrics.read``) and the
+  province as an auditor of the large agency sees it (narrowed) × the seven periods,
+  ``--drill-samples`` requests each, interleaved like the index cases; and the
+  dashboard's drill-down summary (every item that lost points: its total for anyone,
+  five rows for a reader), timed in-process (the page itself also computes operational
+  figures from the facts, slow for a large unit and not the drill-down's);
 * freshness: a ``dossier.received`` event published to JetStream, until ``GET /v1/index``
   counts it (polled every ``--poll-ms``);
 * correctness at scale: for some cases the answer is compared with metrics' reference
-  computation straight from the facts (when the code under test has one), and the
+  computation straight from the facts (when the code under test has one) — index and
+  drill-down (the reference's own time is the drill-down *before*) —, and the
   received / result counts with what the generator produced.
 
 Everything runs on 127.0.0.1 in a temporary directory that is removed at the end
@@ -74,6 +80,18 @@ RESULTS_DIR = BENCH_DIR / "results"
 BACKENDS = ("sqlite", "postgresql")
 PROVINCE = "H56"
 TARGET_P95_MS = 50.0
+#: Drill-down (first page) target.
+DRILL_TARGET_P95_MS = 100.0
+#: Items whose drill-down lists what cost points (dossiers, procedures, catalog entries).
+DRILL_ITEMS = (
+    "progress.settlement", "satisfaction.reception", "publicity.dossiers_synced",
+    "online.online_dossiers", "digitisation.electronic_result",
+    "digitisation.digitised_dossier_and_result", "digitisation.reuse",
+    "digitisation.national_store", "digitisation.population_data",
+    "payment.dossiers_paid_online", "digitisation.population_data_procedures",
+    "payment.procedures_paid_online", "payment.fee_data_synced",
+    "publicity.published_on_time", "publicity.database_on_time", "publicity.full_content",
+    "online.procedures_online", "online.procedures_with_online_dossiers")
 #: Agency of the freshness events: outside the province, so kept data stays as generated.
 FRESH_AGENCY = "000.99.17.BFRESH"
 #: Generator version: change it when the generated data changes (kept data is rebuilt).
@@ -791,17 +809,26 @@ def build_cases(agencies: list[AgencyDef], expected: Expected, today: date, star
     auditor = mint.officer(big, "auditor")
     reader = mint.service("bench-reader", "metrics.read")
     drill = []
-    for item in ("progress.settlement", "digitisation.electronic_result"):
-        for pname in ("month_past", "year_current"):
-            drill.append(Case(f"drill_{item}/agency_auditor/{pname}",
-                              f"/v1/index/items/{item}/dossiers",
-                              {"unit": f"agency:{big}", "period": p[pname]}, "drilldown",
-                              headers=auditor))
-            drill.append(Case(f"drill_{item}/province_service/{pname}",
-                              f"/v1/index/items/{item}/dossiers",
-                              {"unit": f"province:{PROVINCE}", "period": p[pname]},
-                              "drilldown", headers=reader))
+    readers = {uname: (unit, reader) for uname, (unit, _) in units.items()}
+    readers["province_narrowed"] = (f"province:{PROVINCE}", auditor)  # the large agency's
+    for item in DRILL_ITEMS:
+        for uname, (unit, headers) in readers.items():
+            for pname, label in p.items():
+                drill.append(Case(f"{item}/{uname}/{pname}",
+                                  f"/v1/index/items/{item}/dossiers",
+                                  {"unit": unit, "period": label}, "drilldown",
+                                  headers=headers, check=_drill_check))
     return index_cases, ranking, drill
+
+
+def _drill_check(doc: dict[str, Any]) -> None:
+    """A first page: as many rows as the total allows, in order."""
+    rows = doc["rows"]
+    if len(rows) != min(doc["total"], doc["limit"]):
+        raise RuntimeError(f"drill-down: {len(rows)} rows of {doc['total']}")
+    keys = [r.get("dossier_code") or r["procedure_code"] for r in rows]
+    if keys != sorted(keys):
+        raise RuntimeError(f"drill-down {doc['item']['id']}: rows out of order")
 
 
 async def reference_checks(url: str, settings: Any, client: httpx.AsyncClient,
@@ -840,6 +867,104 @@ async def reference_checks(url: str, settings: Any, client: httpx.AsyncClient,
     finally:
         await engine.dispose()
     return {"equal": compared, "reference_from_facts": summary(seconds)}
+
+
+#: Drill-down cases compared with the reference computed from the facts (every item).
+DRILL_REFERENCE = (("province", "month_past"), ("province", "year_current"),
+                   ("agency_commune_large", "month_past"),
+                   ("province_narrowed", "year_current"), ("commune_two_agencies", "quarter_past"))
+
+
+async def drill_reference_checks(url: str, settings: Any, client: httpx.AsyncClient,
+                                 cases: list[Case], today: date) -> dict[str, Any]:
+    """Compare drill-down answers with metrics' former computation from the facts (its
+    time is the drill-down before the aggregates were used for it)."""
+    try:
+        from motcua_metrics.index import drilldown
+    except ImportError:  # pragma: no cover
+        return {"skipped": "no drill-down"}
+    reference = getattr(drilldown, "drilldown_from_facts", None)
+    if reference is None:
+        return {"skipped": "the code under test has no reference computation from facts"}
+    from motcua.db import create_engine, session_factory
+    from motcua_metrics.index import service
+    from motcua_metrics.index.periods import parse_period, parse_unit
+    from motcua_metrics.state import build_state
+
+    state = build_state(settings)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    compared, seconds, by_case = [], [], {}
+    try:
+        for case in cases:
+            api = (await client.get(case.path, params=case.params, headers=case.headers)).json()
+            unit, period = parse_unit(case.params["unit"]), parse_period(case.params["period"])
+            narrowed = frozenset({f"000.01.17.{PROVINCE}"}) \
+                if case.name.split("/")[1] == "province_narrowed" else None
+            async with sessions() as session:
+                doc = await service.index_document(session, state.config, state.calendar, unit,
+                                                   period, today)
+                t0 = time.perf_counter()
+                ref = await reference(session, state.config, state.calendar, unit, period,
+                                      today, case.name.split("/")[0], agencies=narrowed, doc=doc)
+                seconds.append(time.perf_counter() - t0)
+            if json.dumps(ref, sort_keys=True) != json.dumps(api, sort_keys=True):
+                raise RuntimeError(f"drill-down {case.name}: differs from the reference "
+                                   f"computed from the facts")
+            compared.append(case.name)
+            by_case[case.name] = round(seconds[-1] * 1000, 1)
+    finally:
+        await engine.dispose()
+    return {"equal": compared, "reference_from_facts": summary(seconds),
+            "reference_ms": by_case}
+
+
+async def drill_summaries(url: str, settings: Any, today: date, start: date,
+                          samples: int) -> dict[str, Any]:
+    """The dashboard's drill-down summary, in-process: the index document, then every item
+    that lost points (limit 5 for a reader, the total only for anyone else)."""
+    try:
+        from motcua_metrics.index import drilldown
+    except ImportError:  # pragma: no cover
+        return {"skipped": "no drill-down"}
+    from motcua.db import create_engine, session_factory
+    from motcua_metrics.index import service
+    from motcua_metrics.index.periods import parse_period, parse_unit
+    from motcua_metrics.state import build_state
+
+    state = build_state(settings)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    p = periods(today, start)
+    cases = {"province": (f"province:{PROVINCE}", None),
+             "agency_commune_large": (f"agency:000.01.17.{PROVINCE}", None),
+             "commune_two_agencies": (f"commune:{PROVINCE}.C01", None),
+             "province_narrowed": (f"province:{PROVINCE}", frozenset({f"000.01.17.{PROVINCE}"}))}
+    out: dict[str, Any] = {}
+    try:
+        for uname, (unit_text, narrowed) in cases.items():
+            for pname in ("month_past", "year_current", "range_all"):
+                for who, limit in (("public", 0), ("reader", 5)):
+                    unit, period = parse_unit(unit_text), parse_period(p[pname])
+                    times: list[float] = []
+                    for i in range(samples + 1):
+                        async with sessions() as session:
+                            t0 = time.perf_counter()
+                            doc = await service.index_document(
+                                session, state.config, state.calendar, unit, period, today)
+                            for g in doc["groups"]:
+                                for item in g["items"]:
+                                    if item["available"] and item["lost"]:
+                                        await drilldown.drilldown(
+                                            session, state.config, state.calendar, unit,
+                                            period, today, item["id"], limit=limit,
+                                            agencies=narrowed, doc=doc)
+                            if i:  # the first is a warm-up
+                                times.append(time.perf_counter() - t0)
+                    out[f"{uname}/{pname}/{who}"] = summary(times)
+    finally:
+        await engine.dispose()
+    return out
 
 
 async def freshness(client: httpx.AsyncClient, nats_url: str, agency: str, today: date,
@@ -1024,9 +1149,27 @@ async def measure_app(app: Any, args: argparse.Namespace, result: dict[str, Any]
             await measure(client, index_cases, args.samples, args.warmup, args.seed)
             result["index_phase_s"] = round(time.perf_counter() - t0, 1)
             result["index_phase_cpu_pct_of_one_core"] = cpu.percent(before, cpu.snapshot())
-            log(f"{backend}: ranking and drill-down")
+            log(f"{backend}: ranking")
             await measure(client, ranking_cases, max(5, args.samples // 3), 1, args.seed)
-            await measure(client, drill_cases, max(5, args.samples // 3), 1, args.seed)
+            log(f"{backend}: drill-down, {len(drill_cases)} cases × {args.drill_samples} "
+                f"samples")
+            result["loadavg_drilldown_start"] = [round(x, 2) for x in os.getloadavg()]
+            before = cpu.snapshot()
+            t0 = time.perf_counter()
+            await measure(client, drill_cases, args.drill_samples, 1, args.seed)
+            result["drilldown_phase_s"] = round(time.perf_counter() - t0, 1)
+            result["drilldown_phase_cpu_pct_of_one_core"] = cpu.percent(before, cpu.snapshot())
+            result["loadavg_drilldown_end"] = [round(x, 2) for x in os.getloadavg()]
+            log(f"{backend}: the dashboard's drill-down summaries")
+            result["dashboard_drill_summary"] = await drill_summaries(
+                url, settings, today, date.fromisoformat(result["data_from"]),
+                args.drill_samples)
+            if args.reference_every:
+                log(f"{backend}: checking drill-downs against the reference from facts")
+                chosen = [c for c in drill_cases
+                          if tuple(c.name.split("/")[1:]) in DRILL_REFERENCE]
+                result["drilldown_reference"] = await drill_reference_checks(
+                    url, settings, client, chosen, today)
             log(f"{backend}: checking answers against the reference computed from facts")
             # Diagonals of the unit × period matrix: every unit and every period, the
             # province with the current month, the current year and the whole range.
@@ -1078,8 +1221,32 @@ def summarize_cases(result: dict[str, Any], index_cases: list[Case],
         "target": TARGET_P95_MS,
         "met": all((pct(c.samples, 95) or 0) < TARGET_P95_MS for c in index_cases)}
     result["ranking"] = {c.name: summary(c.samples) for c in ranking_cases}
-    result["drilldown"] = {c.name: summary(c.samples) for c in drill_cases}
+    result["drilldown"] = _drill_summary(drill_cases)
     return result
+
+
+def _drill_summary(cases: list[Case]) -> dict[str, Any]:
+    """Percentiles of the drill-down cases overall, by item, unit and period, and the
+    cases over the target."""
+    if not any(c.samples for c in cases):
+        return {}
+    groups: dict[str, dict[str, list[float]]] = {"by_item": defaultdict(list),
+                                                  "by_unit": defaultdict(list),
+                                                  "by_period": defaultdict(list)}
+    for c in cases:
+        item, unit, period = c.name.split("/")
+        for name, key in (("by_item", item), ("by_unit", unit), ("by_period", period)):
+            groups[name][key] += c.samples
+    worst = max(cases, key=lambda c: pct(c.samples, 95) or 0)
+    over = sorted(c.name for c in cases if (pct(c.samples, 95) or 0) >= DRILL_TARGET_P95_MS)
+    return {
+        "overall": summary([x for c in cases for x in c.samples]),
+        **{name: {k: summary(v) for k, v in g.items()} for name, g in groups.items()},
+        "worst_case_p95": {"case": worst.name, "p95_ms": pct(worst.samples, 95)},
+        "cases_p95_under_ms": {"target": DRILL_TARGET_P95_MS, "cases": len(cases),
+                               "over": over, "met": not over},
+        "cases": {c.name: summary(c.samples) for c in cases},
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -1191,6 +1358,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=30,
                         help="measured requests per index case (ranking, drill-down: a third)")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured requests per case")
+    parser.add_argument("--drill-samples", type=int, default=3,
+                        help="measured requests per drill-down and dashboard case (one "
+                        "unmeasured first)")
     parser.add_argument("--freshness", type=int, default=20,
                         help="events published for the freshness measurement (0: skip)")
     parser.add_argument("--poll-ms", type=float, default=5.0,
@@ -1214,6 +1384,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--dossiers: 1,000 to 5,000,000")
     if not 1 <= args.samples <= 1_000:
         parser.error("--samples: 1 to 1000")
+    if not 1 <= args.drill_samples <= 100:
+        parser.error("--drill-samples: 1 to 100")
     return args
 
 
@@ -1262,7 +1434,22 @@ def compact(report: dict[str, Any]) -> dict[str, Any]:
             "by_unit_p95_ms": {k: v["p95_ms"] for k, v in r["index"]["by_unit"].items()},
             "target_met": r["index"]["all_cases_p95_under_ms"]["met"],
             "ranking_p95_ms": {k: v["p95_ms"] for k, v in r["ranking"].items()},
-            "drilldown_p95_ms": {k: v["p95_ms"] for k, v in r["drilldown"].items()},
+            "drilldown": {
+                "overall": r["drilldown"].get("overall"),
+                "worst_case_p95": r["drilldown"].get("worst_case_p95"),
+                "target_met": r["drilldown"].get("cases_p95_under_ms", {}).get("met"),
+                "over_target": r["drilldown"].get("cases_p95_under_ms", {}).get("over"),
+                **{f"{k}_p95_ms": {name: v["p95_ms"] for name, v in
+                                   r["drilldown"].get(k, {}).items()}
+                   for k in ("by_unit", "by_period", "by_item")},
+                "reference": {k: v for k, v in r.get("drilldown_reference", {}).items()
+                              if k not in ("equal", "reference_ms")}
+                | {"cases_equal": len(r.get("drilldown_reference", {}).get("equal", []))},
+                "loadavg": [r.get("loadavg_drilldown_start"), r.get("loadavg_drilldown_end")],
+                "cpu_pct_of_one_core": r.get("drilldown_phase_cpu_pct_of_one_core"),
+            },
+            "dashboard_drill_summary_p95_ms": {
+                k: v.get("p95_ms") for k, v in r.get("dashboard_drill_summary", {}).items()},
             "freshness": r.get("freshness"),
             "reference": {k: v for k, v in r.get("reference", {}).items() if k != "equal"}
             | {"cases_equal": len(r.get("reference", {}).get("equal", []))},
@@ -1329,8 +1516,10 @@ def main(argv: list[str] | None = None) -> int:
         "code_under_test": code_under_test(args.label),
         "parameters": {"dossiers": args.dossiers, "backends": args.backends,
                        "samples": args.samples, "warmup": args.warmup, "seed": args.seed,
+                       "drill_samples": args.drill_samples,
                        "freshness_events": args.freshness, "poll_ms": args.poll_ms,
-                       "target_p95_ms": TARGET_P95_MS},
+                       "target_p95_ms": TARGET_P95_MS,
+                       "drill_target_p95_ms": DRILL_TARGET_P95_MS},
         "method": {
             "latency": "in-process (httpx.ASGITransport into metrics' real app), one request "
                        "at a time, after warm-up; every round visits all cases in a new random "
@@ -1339,6 +1528,10 @@ def main(argv: list[str] | None = None) -> int:
                          "/v1/index counts it, polled every poll_ms",
             "reference": "answers compared (JSON-equal) with metrics' computation straight "
                          "from the facts",
+            "drilldown": "first page (limit 100); readers: a service with metrics.read, and "
+                         "an auditor of the large agency for the province (narrowed)",
+            "load": "loadavg (1, 5, 15 min) at start, end and around the drill-down phase; "
+                    "cpu_pct: this process, PostgreSQL and every other process",
         },
         "backends": results,
     }

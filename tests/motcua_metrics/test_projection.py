@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, datetime
 from fractions import Fraction
 
@@ -13,7 +14,15 @@ from hypothesis import strategies as st
 from motcua.calendar import Calendar
 from motcua.contracts.intake import ProcedurePublishedV1
 from motcua_metrics.catalog.service import CatalogCounts
-from motcua_metrics.facts.projection import EventRow, extend_working_time, fold, pauses
+from motcua_metrics.facts.projection import (
+    CASE_STATUS,
+    RATED,
+    SUPPLEMENTED,
+    EventRow,
+    extend_working_time,
+    fold,
+    pauses,
+)
 from motcua_metrics.index.config import DEFAULT_INDEX, Units, load_index_config
 from motcua_metrics.index.periods import months_back, parse_period, parse_unit
 from motcua_metrics.index.service import CATALOG_ITEMS, Aggregates, score
@@ -41,6 +50,10 @@ ROWS = _rows()
 
 def _fold(code: str, events: list[EventRow]) -> dict:
     return fold(code, events, calendar=CAL, units=Units())
+
+
+def _with_status(e: EventRow, status: int) -> EventRow:
+    return replace(e, data={**e.data, "status": status})
 
 
 class TestFold:
@@ -76,6 +89,43 @@ class TestFold:
         assert extend_working_time(CAL, fri, 120) == datetime.fromisoformat(
             "2026-03-16T08:00:00+07:00")
         assert extend_working_time(CAL, fri, 0) == fri
+
+    def test_a_rating_after_completion_does_not_move_the_status_back(self) -> None:
+        """Intake's rating carries its mirror of the status, which can lag behind workflow
+        (9 after the result was returned): the fact stays at 10, every figure unchanged."""
+        d1 = ROWS["000.01.17.H56-260301-0001"]
+        assert _fold("x", d1)["status"] == 10
+        for stale in (9, 4, 2):
+            rows = [_with_status(e, stale) if e.event_type == RATED else e for e in d1]
+            assert _fold("x", rows) == _fold("x", d1), stale
+
+    def test_a_rating_is_not_a_status_change(self) -> None:
+        """A result returned straight from processing (no 9): a rating mirroring 9 later
+        neither finishes the dossier again nor changes when it finished."""
+        rows = [e for e in ROWS["000.01.17.H56-260301-0001"]
+                if not (e.event_type == CASE_STATUS and e.data["status"] == 9)]
+        rated = next(e for e in rows if e.event_type == RATED)
+        without = _fold("x", [e for e in rows if e is not rated])
+        found = _fold("x", [_with_status(e, 9) if e is rated else e for e in rows])
+        assert (found["status"], found["finish_status"], found["finished_at"]) == (
+            10, 10, datetime.fromisoformat("2026-03-05T09:00:00+07:00"))
+        assert {k: v for k, v in found.items() if k not in ("rating", "event_count")} == \
+            {k: v for k, v in without.items() if k not in ("rating", "event_count")}
+
+    def test_the_status_never_moves_back_to_an_earlier_stage(self) -> None:
+        """An open status stamped after the dossier finished (clock skew between intake and
+        workflow) does not reopen it; a closed status is not followed by a finished one."""
+        d2 = ROWS["000.01.17.H56-260302-0001"]
+        skewed = EventRow("late-supplement", "intake", SUPPLEMENTED, 99,
+                          datetime.fromisoformat("2026-03-06T10:00:00+07:00"),
+                          {**d2[0].data, "status": 4})
+        assert _fold("x", [*d2, skewed])["status"] == 9
+        d1 = ROWS["000.01.17.H56-260301-0001"]
+        late_nine = EventRow("late-nine", "workflow", CASE_STATUS, 1,
+                             datetime.fromisoformat("2026-03-06T10:00:00+07:00"),
+                             {**next(e for e in d1 if e.event_type == CASE_STATUS).data,
+                              "status": 9})
+        assert _fold("x", [*d1, late_nine])["status"] == 10
 
     def test_a_stale_status_does_not_end_a_pause_early(self) -> None:
         d4 = ROWS["000.01.17.H56-260304-0001"]

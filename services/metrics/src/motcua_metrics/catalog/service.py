@@ -303,9 +303,14 @@ class Entry:
 
 
 async def entries(session: AsyncSession, level: UnitKind, unit: str, period: Period,
-                  judged: date, agencies: frozenset[str] | None = None) -> list[Entry]:
-    """The unit's catalog on the judging day, one entry per procedure (drill-down)."""
-    used = _used_online(level, period, judged)
+                  judged: date, agencies: frozenset[str] | None = None,
+                  used_online: Set[str] | None = None) -> list[Entry]:
+    """The unit's catalog on the judging day, one entry per procedure (drill-down).
+
+    ``used_online``: the procedures with an online dossier received in the unit in the
+    period (from the index aggregates); None looks for one in the facts."""
+    used = _used_online(level, period, judged) if used_online is None else \
+        CA.procedure_code.in_(sorted(used_online))
     rows = await session.execute(_current_rows(
         level, period, judged, unit, agencies, CA.procedure_code, CV.version, CV.name_vi,
         CV.online, CV.missing_content, CA.agency_code,

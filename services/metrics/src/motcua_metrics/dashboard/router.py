@@ -122,11 +122,10 @@ async def dashboard(session: SessionDep, state: StateDep, who: OptionalPrincipal
     for g in doc["groups"]:
         for i in g["items"]:
             if i["available"] and i["lost"]:
-                drill = await drilldown.drilldown(session, state.config, cal, u, p, today,
-                                                  i["id"], limit=5, agencies=agencies, doc=doc)
-                if not show:
-                    drill["rows"] = []
-                drills.append(drill)
+                # Anyone else sees how many rows cost the points: the total only.
+                drills.append(await drilldown.drilldown(
+                    session, state.config, cal, u, p, today, i["id"], limit=5 if show else 0,
+                    agencies=agencies, doc=doc))
     ops = await operations(session, state.config, cal, state.units, u, p, today)
     html = _page(doc, ranking, trend, drills, ops, lang, str(u), p.label, rows_shown=show)
     return HTMLResponse(html)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String
+from sqlalchemy import JSON, BigInteger, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from motcua.db import UtcDateTime
@@ -30,6 +30,11 @@ class DossierEvent(Base):
     sequence: Mapped[int | None]
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+#: Facts of the drill-down's partial indexes (``index.drilldown``).
+SKEWED = "finish_day < received_day OR (received_day IS NULL AND finish_status IN (9, 10))"
+UNSYNCED = "NOT national_synced"
 
 
 class DossierFact(Base):
@@ -98,11 +103,31 @@ class DossierFact(Base):
 
     __table_args__ = (
         Index("ix_dossier_fact_agency_submitted", "agency_code", "submitted_at"),
-        Index("ix_dossier_fact_agency_received_day", "agency_code", "received_day"),
-        Index("ix_dossier_fact_province_received_day", "province_code", "received_day"),
         Index("ix_dossier_fact_commune_received_day", "commune_code", "received_day"),
-        #: Finish days after the judging day (periods that start after it); results scopes.
-        Index("ix_dossier_fact_finish_day", "finish_day"),
+        #: The drill-down (``index.drilldown``) reads a unit's facts received on one day,
+        #: or finished on one day, in dossier-code order (the received day last: facts
+        #: received in or out of the period are told apart in the index). The finish-day
+        #: ones also serve finish-day ranges (periods that start after their judging
+        #: day, results scopes).
+        Index("ix_dossier_fact_agency_received_code", "agency_code", "received_day",
+              "dossier_code"),
+        Index("ix_dossier_fact_province_received_code", "province_code", "received_day",
+              "dossier_code"),
+        Index("ix_dossier_fact_finish_agency_code", "finish_day", "agency_code",
+              "dossier_code", "received_day"),
+        Index("ix_dossier_fact_finish_province_code", "finish_day", "province_code",
+              "dossier_code", "received_day"),
+        #: Facts finished before they were received (clock skew), or finished with a
+        #: result but never received: the few the two above cannot single out.
+        Index("ix_dossier_fact_agency_skewed", "agency_code", "dossier_code",
+              postgresql_where=text(SKEWED), sqlite_where=text(SKEWED)),
+        Index("ix_dossier_fact_province_skewed", "province_code", "dossier_code",
+              postgresql_where=text(SKEWED), sqlite_where=text(SKEWED)),
+        #: Facts not synced (few): the rows of the sync-rate drill-down.
+        Index("ix_dossier_fact_agency_unsynced", "agency_code", "received_day",
+              "dossier_code", postgresql_where=text(UNSYNCED), sqlite_where=text(UNSYNCED)),
+        Index("ix_dossier_fact_province_unsynced", "province_code", "received_day",
+              "dossier_code", postgresql_where=text(UNSYNCED), sqlite_where=text(UNSYNCED)),
     )
 
 

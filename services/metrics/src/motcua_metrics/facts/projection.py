@@ -7,6 +7,10 @@ by their time; across producers only times and rules below are used.
 
 Rules (domain.md §5), each a decision the index depends on:
 
+* **Current status** = the latest status change of the furthest lifecycle stage reached
+  (open 1/2/4/5/6 → finished 9 → closed 3/7/8/10), from the events that make the change:
+  intake's reception-side events and workflow's ``status_changed``, never the status
+  that intake's ``rated`` mirrors (it can lag behind workflow's).
 * **Finished** = first time status 9 was reached, else 10, else the earliest of
   stopped (8), refused (3) and withdrawn (7); ``finish_status`` says which.
 * **Supplement requests** = entries into status 5 or workflow's ``supplement_requested``
@@ -60,6 +64,25 @@ POPULATION_LOOKED_UP = ident.PopulationLookedUpV1.event_type()
 #: Statuses that end a dossier when neither 9 nor 10 was reached.
 _OTHER_ENDS = (8, 3, 7)
 _SUPPLEMENT = 5
+#: The events that change the status they carry. Intake's ``dossier.rated`` carries
+#: intake's *mirror* of workflow's status at the time of rating, which may lag behind
+#: (9 after workflow returned the result): it says nothing about the status.
+_STATUS_OWNERS = frozenset({SUBMITTED, RECEIVED, REFUSED, SUPPLEMENTED, WITHDRAWN,
+                            CASE_STATUS})
+#: Closed statuses (refused, withdrawn, stopped, returned): nothing follows them.
+_CLOSED = frozenset({3, 7, 8, 10})
+_FINISHED = 9
+
+
+def _stage(status: int) -> int:
+    """The lifecycle stage of a status; the current status never moves to an earlier one.
+
+    Open statuses (1, 2, 4, 5, 6) go back and forth among themselves (a supplement or a
+    payment hold resumes processing), then 9 (finished, result ready) may only be
+    followed by 10, and a closed status ends the dossier. So a late or clock-skewed event
+    of an earlier stage cannot move a finished or closed dossier back.
+    """
+    return 2 if status in _CLOSED else 1 if status == _FINISHED else 0
 
 
 @dataclass(frozen=True)
@@ -174,11 +197,13 @@ def fold(code: str, events: Sequence[EventRow], *, calendar: Calendar, units: Un
     timeline = status_timeline(events)
     out["status_sequence"] = max((e.sequence or 0 for _, _, e in timeline), default=0)
 
-    # Current status: the latest status-bearing event; a workflow change wins a tie.
-    carrying = [e for e in events if "status" in e.data and e.source in ("intake", "workflow")]
+    # Current status: the latest change of the furthest stage reached (a workflow change
+    # wins a tie). Only the events that make a change count, never a mirror of it.
+    carrying = [e for e in events if e.event_type in _STATUS_OWNERS and "status" in e.data]
     if carrying:
-        last = max(carrying, key=lambda e: (e.occurred_at, e.source == "workflow",
-                                            e.sequence or 0, e.event_id))
+        last = max(carrying, key=lambda e: (_stage(int(e.data["status"])), e.occurred_at,
+                                            e.source == "workflow", e.sequence or 0,
+                                            e.event_id))
         out["status"] = int(last.data["status"])
     else:
         out["status"] = None

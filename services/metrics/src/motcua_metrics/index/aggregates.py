@@ -6,12 +6,13 @@ open pause day, ``s`` = supplement requests, a fact adds (kind ``t``, day rows o
 and procedure, rolled up into month and year rows):
 
 * on ``r``: received, online, synced, reused, data store, population, with fees, paid
-  online, fee data synced (the flags as ``index.service`` counts them);
+  online, fee data synced (the flags as ``index.service`` counts them), online and
+  synced;
 * on ``f`` if it finished with a result (9, 10): results, electronic result, digitised
   with a result;
 * on ``f`` if it was received (``r <= f``; else a grain ``x`` row on the pair ``(f, r)``):
-  finished, early, on time, late, disliked, rated — its share of the settlement scope
-  when it finished in the period;
+  finished, early, on time, late, disliked, rated, late and disliked — its share of the
+  settlement scope when it finished in the period;
 
 (kind ``o``, no procedure) +1 on the first and -1 on the day after the last judging day
 of each interval where it is *unfinished* (``[r, f)``), *in process within time* and
@@ -21,6 +22,9 @@ of each interval where it is *unfinished* (``[r, f)``), *in process within time*
 * no due day: neither (as the SQL comparison with NULL decides);
 * the clock stopped (``p``) on or before ``u``: within on all of ``[r, f)``;
 * otherwise within on ``[r, u]`` and overdue from ``u + 1``;
+
+(overdue and disliked: the overdue days of a disliked dossier, for the drill-down's
+totals: ``index.drilldown``)
 
 and (kind ``f``) one fact, not synced or synced, to its unit.
 
@@ -72,9 +76,11 @@ log = get_logger("motcua_metrics.aggregates")
 N = len(MEASURES)
 (RECEIVED, ONLINE, SYNCED, REUSED, STORE, POPULATION, WITH_FEES, PAID_ONLINE, FEE_SYNCED,
  RESULTS, ELECTRONIC, DIGITISED_RESULT, FINISHED, EARLY, ON_TIME, LATE, FINISHED_DISLIKED,
- FINISHED_RATED, OPEN_N, OPEN_WITHIN, OPEN_OVERDUE, OPEN_DISLIKED, OPEN_RATED, FACTS_N,
- NOT_SYNCED) = range(N)
+ FINISHED_RATED, ONLINE_SYNCED, LATE_DISLIKED, OPEN_N, OPEN_WITHIN, OPEN_OVERDUE,
+ OPEN_DISLIKED, OPEN_RATED, OPEN_OVERDUE_DISLIKED, FACTS_N, NOT_SYNCED) = range(N)
 assert MEASURES[OPEN_RATED] == "open_rated" and MEASURES[NOT_SYNCED] == "not_synced"
+assert MEASURES[LATE_DISLIKED] == "late_disliked"
+assert MEASURES[OPEN_OVERDUE_DISLIKED] == "open_overdue_disliked"
 #: ``day`` of the kind ``f`` rows (one per unit, no day).
 NO_DAY = date(1, 1, 1)
 _OUTCOME = {"early": EARLY, "on_time": ON_TIME, "late": LATE}
@@ -136,6 +142,8 @@ def contribute(f: Any, params: Params, into: Counts, sign: int = 1) -> None:
         counts = [RECEIVED]
         if f.channel == "online":
             counts.append(ONLINE)
+            if f.national_synced:
+                counts.append(ONLINE_SYNCED)
         if f.national_synced:
             counts.append(SYNCED)
         if f.reused:
@@ -167,6 +175,8 @@ def contribute(f: Any, params: Params, into: Counts, sign: int = 1) -> None:
             counts.append(outcome)
         if disliked:
             counts.append(FINISHED_DISLIKED)
+            if outcome == LATE:
+                counts.append(LATE_DISLIKED)
         if rated:
             counts.append(FINISHED_RATED)
         if r <= fd:
@@ -191,8 +201,9 @@ def contribute(f: Any, params: Params, into: Counts, sign: int = 1) -> None:
         opened.append(OPEN_RATED)
     span(r, fd, opened)
     u, p = f.due_day, f.open_pause_day
+    overdue = [OPEN_OVERDUE, OPEN_OVERDUE_DISLIKED] if disliked else [OPEN_OVERDUE]
     if f.supplement_count > params.max_supplement_requests:
-        span(r, fd, [OPEN_OVERDUE])
+        span(r, fd, overdue)
     elif u is None:
         pass  # no due day: neither within time nor overdue (NULL comparisons)
     elif p is not None and p <= u:
@@ -204,7 +215,7 @@ def contribute(f: Any, params: Params, into: Counts, sign: int = 1) -> None:
             span(r, within_end, [OPEN_WITHIN])
         overdue_start = max(r, after)
         if fd is None or overdue_start < fd:
-            span(overdue_start, fd, [OPEN_OVERDUE])
+            span(overdue_start, fd, overdue)
 
 
 def with_rollups(counts: Counts) -> Counts:
@@ -526,7 +537,8 @@ class _Sql:
     """The text of :func:`read`'s statement and its parameters (written out: SQLAlchemy's
     construction and cache-key walk of a dozen-branch UNION cost more than the query)."""
 
-    def __init__(self, level: UnitKind, only: str | None) -> None:
+    def __init__(self, level: UnitKind, only: str | None,
+                 agencies: Iterable[str] | None = None) -> None:
         self.column = _UNIT_COLUMN[level]
         self.params: dict[str, Any] = {}
         self.dates: list[str] = []
@@ -535,6 +547,12 @@ class _Sql:
             f"{self.column} IS NOT NULL"
         if only is not None:
             self.params["unit"] = only
+        if agencies is not None:
+            names = []
+            for i, code in enumerate(sorted(agencies)):
+                self.params[f"a{i}"] = code
+                names.append(f":a{i}")
+            self.unit += f" AND agency_code IN ({', '.join(names)})" if names else " AND 1 = 0"
 
     def date(self, value: date) -> str:
         name = f"d{len(self.dates)}"
@@ -586,14 +604,39 @@ class _Sql:
 
 async def read(session: AsyncSession, level: UnitKind, start: date, judged: date,
                params: Params, only: str | None = None, *, today: date | None = None,
-               ) -> Reading | None:
+               agencies: Iterable[str] | None = None) -> Reading | None:
     """Tallies of ``[start, judged]``, open sums on ``judged`` and the catalog revision, in
     one statement; None when the aggregates were not built for ``params``.
 
     ``today`` (if known) only helps choose which rows to read: tallies are counted on
     days that have passed, so "this month less the days to come" (none yet) is cheaper
-    than "every day so far"."""
-    sql = _Sql(level, only)
+    than "every day so far". ``agencies`` counts only those agencies' rows.
+
+    A reading is kept for the rest of the session's transaction (a request reads a unit's
+    index, then its drill-downs): do not change it."""
+    key = (level, start, judged, params, only, None if agencies is None else
+           frozenset(agencies))
+    memo = session.info.get(_READINGS)
+    transaction = session.sync_session.get_transaction()
+    if memo is not None and transaction is not None and memo[0] is transaction \
+            and key in memo[1]:
+        return memo[1][key]
+    reading = await _read(session, level, start, judged, params, only, today, agencies)
+    transaction = session.sync_session.get_transaction()
+    if memo is None or memo[0] is not transaction:
+        memo = session.info[_READINGS] = (transaction, {})
+    memo[1][key] = reading
+    return reading
+
+
+#: ``session.info`` key of the readings of the session's transaction.
+_READINGS = "motcua_metrics.index_readings"
+
+
+async def _read(session: AsyncSession, level: UnitKind, start: date, judged: date,
+                params: Params, only: str | None, today: date | None,
+                agencies: Iterable[str] | None) -> Reading | None:
+    sql = _Sql(level, only, agencies)
     if start <= judged:
         parts = plan(start, judged,
                      lambda day: 0.05 if today is not None and day > today else 1.0)
@@ -631,6 +674,15 @@ async def units_in_province(session: AsyncSession, level: UnitKind, province: st
     u = union_all(*branches).subquery()
     return set((await session.scalars(
         select(u.c.unit).group_by(u.c.unit).having(func.sum(u.c.facts) > 0))).all())
+
+
+async def agencies_of(session: AsyncSession, level: UnitKind, code: str) -> set[str]:
+    """Agencies with a dossier fact in the unit ``level:code`` (as the facts say)."""
+    branches = [select(table.agency_code.label("agency"), table.facts.label("facts"))
+                .where(table.kind == "f", _unit(table, level) == code) for table in (C, P)]
+    u = union_all(*branches).subquery()
+    return set((await session.scalars(
+        select(u.c.agency).group_by(u.c.agency).having(func.sum(u.c.facts) > 0))).all())
 
 
 async def fact_counts(session: AsyncSession) -> tuple[int, int]:

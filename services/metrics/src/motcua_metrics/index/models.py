@@ -40,12 +40,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from motcua.db import UtcDateTime
 from motcua_metrics.db import Base
 
-#: Counts of kind ``t`` rows.
+#: Counts of kind ``t`` rows. ``online_synced`` (received online and synced) and
+#: ``late_disliked`` (finished late and disliked) give the drill-down its totals for the
+#: items whose rows meet one of two conditions.
 TALLY = ("received", "online", "synced", "reused", "store", "population", "with_fees",
          "paid_online", "fee_synced", "results", "electronic", "digitised_result",
-         "finished", "early", "on_time", "late", "finished_disliked", "finished_rated")
+         "finished", "early", "on_time", "late", "finished_disliked", "finished_rated",
+         "online_synced", "late_disliked")
 #: Counts (changes, summed up to the judging day) of kind ``o`` rows.
-OPEN = ("open", "open_within", "open_overdue", "open_disliked", "open_rated")
+OPEN = ("open", "open_within", "open_overdue", "open_disliked", "open_rated",
+        "open_overdue_disliked")
 #: Counts of kind ``f`` rows: facts of the unit, whatever their days.
 FACTS = ("facts", "not_synced")
 MEASURES = TALLY + OPEN + FACTS
@@ -82,11 +86,14 @@ class _Row:
     late: Mapped[int] = mapped_column(default=0)
     finished_disliked: Mapped[int] = mapped_column(default=0)
     finished_rated: Mapped[int] = mapped_column(default=0)
+    online_synced: Mapped[int] = mapped_column(default=0)
+    late_disliked: Mapped[int] = mapped_column(default=0)
     open: Mapped[int] = mapped_column(default=0)
     open_within: Mapped[int] = mapped_column(default=0)
     open_overdue: Mapped[int] = mapped_column(default=0)
     open_disliked: Mapped[int] = mapped_column(default=0)
     open_rated: Mapped[int] = mapped_column(default=0)
+    open_overdue_disliked: Mapped[int] = mapped_column(default=0)
     facts: Mapped[int] = mapped_column(default=0)
     not_synced: Mapped[int] = mapped_column(default=0)
 

@@ -23,6 +23,7 @@ full marks silently.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -168,19 +169,16 @@ async def _aggregates(session: AsyncSession, level: UnitKind, period: Period, ju
         if reading is not None:
             return await _from_reading(session, reading, level, period, judged, config,
                                        calendar, only), True
-        _warn_facts()
+        warn_from_facts("index_from_facts")
     return await aggregates_from_facts(session, level, period, judged, config, calendar,
                                        only), False
 
 
-_warned: list[bool] = []
-
-
-def _warn_facts() -> None:
-    if not _warned:
-        _warned.append(True)
-        log.warning("index_from_facts", reason="index aggregates not built (yet) for this "
-                    "configuration's classification parameters")
+@functools.cache
+def warn_from_facts(event: str) -> None:
+    """Log once per process and ``event`` that a figure was computed from the facts."""
+    log.warning(event, reason="index aggregates not built (yet) for this configuration's "
+                "classification parameters")
 
 
 async def _from_reading(session: AsyncSession, reading: agg.Reading, level: UnitKind,
@@ -188,7 +186,7 @@ async def _from_reading(session: AsyncSession, reading: agg.Reading, level: Unit
                         calendar: Calendar, only: str | None) -> dict[str, Aggregates]:
     """:func:`aggregates` from what the index aggregates gave."""
     out: dict[str, Aggregates] = defaultdict(Aggregates)
-    tallies, opened = reading.tallies, reading.opened
+    tallies, opened = reading.tallies, dict(reading.opened)  # (the reading is kept)
     if period.start > judged:
         # A period that starts after its judging day (today): dossiers unfinished today
         # but finished before the period starts are not in its settlement scope.
@@ -201,7 +199,8 @@ async def _from_reading(session: AsyncSession, reading: agg.Reading, level: Unit
         per_procedure = tallies.get(unit, {})
         t = [sum(column) for column in zip(*per_procedure.values(), strict=True)] \
             if per_procedure else [0] * len(agg.TALLY)
-        o_n, o_within, o_overdue, o_disliked, o_rated = opened.get(unit, [0] * len(agg.OPEN))
+        o_n, o_within, o_overdue, o_disliked, o_rated, _ = opened.get(unit,
+                                                                     [0] * len(agg.OPEN))
         settlement = t[agg.FINISHED] + o_n
         if not (settlement or t[agg.RECEIVED] or t[agg.RESULTS]):
             continue  # rows left at zero by facts that moved: no dossier here
@@ -242,7 +241,7 @@ async def _finishing_before(session: AsyncSession, level: UnitKind, period: Peri
     # Only the finish-day index is selective here; the unit is picked in Python.
     rows = await session.execute(
         select(key, func.count(), _sum(c["within"]), _sum(c["overdue"]), _sum(disliked),
-               _sum(F.rating.is_not(None)))
+               _sum(F.rating.is_not(None)), _sum(and_(c["overdue"], disliked)))
         .where(F.finish_day > judged, F.finish_day < period.start, F.received_day <= judged)
         .group_by(key))
     return {k: [int(v) for v in counts] for k, *counts in rows.all()
