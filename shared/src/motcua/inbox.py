@@ -20,3 +20,18 @@ async def claim(session: AsyncSession, *, consumer: str, event_id: str, event_ty
                 processed_at=utcnow())
         .on_conflict_do_nothing(index_elements=["consumer", "event_id"]))
     return result.rowcount == 1
+
+
+async def claim_many(session: AsyncSession, *, consumer: str,
+                     events: list[tuple[str, str]]) -> set[str]:
+    """Record that ``consumer`` handles each ``(event_id, event_type)`` in one statement;
+    the ids it had not handled before."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    rows = [{"consumer": consumer, "event_id": event_id, "event_type": event_type,
+             "processed_at": now} for event_id, event_type in events]
+    result = await session.execute(
+        insert(inbox_table).values(rows)
+        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        .returning(inbox_table.c.event_id))
+    return set(result.scalars())

@@ -1,0 +1,151 @@
+"""The consumer runner applies a fetched batch in one transaction: one statement claims the
+batch's event ids, the handlers run without savepoints, and only when something fails is
+the batch run again with a savepoint per message, so the failing message alone is retried.
+Real nats-server, real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, MetaData, String, Table, event, select
+
+from motcua.bus import Bus
+from motcua.calendar import TIMEZONE
+from motcua.consumer import ConsumerRunner
+from motcua.contracts.intake import DossierSubmittedV1
+from motcua.db import create_engine, inbox_table, kit_metadata, session_factory
+from motcua.events import Envelope
+from motcua.streams import CONSUMERS
+from motcua.testing import Mesh
+
+SPEC = next(c for c in CONSUMERS if c.durable == "workflow-intake")
+
+effects_metadata = MetaData()
+#: What the test handler does: one row per dossier (so a second row for one fails).
+effects = Table("effects", effects_metadata, Column("dossier_code", String, primary_key=True))
+
+
+@dataclass
+class Rig:
+    mesh: Mesh
+    bus: Bus
+    runner: ConsumerRunner
+    engine: Any
+    statements: list[str] = field(default_factory=list)
+    serial: int = 0
+
+    async def publish(self, envelope: Envelope | None = None, *, msg_id: str | None = None
+                      ) -> Envelope:
+        """Publish a new ``dossier.submitted`` (or ``envelope`` again, under ``msg_id``)."""
+        if envelope is None:
+            self.serial += 1
+            data = DossierSubmittedV1(
+                dossier_code=f"D{self.serial}", agency_code=f"000.01.17.{self.mesh.province}",
+                procedure_code="1.004884", status=1, occurred_at=datetime.now(TIMEZONE),
+                channel="online", applicant_kind="individual")
+            envelope = Envelope.wrap(data, province=self.mesh.province, key=data.dossier_code)
+        subject = f"motcua.{self.mesh.province}.intake.dossier.submitted"
+        await self.bus.js.publish(subject, envelope.to_bytes(),
+                                  headers={"Nats-Msg-Id": msg_id or envelope.id})
+        return envelope
+
+    async def fetch(self, n: int) -> list[Any]:
+        """The next ``n`` deliveries of the durable."""
+        psub = await self.bus.js.pull_subscribe_bind(SPEC.durable,
+                                                     SPEC.stream(self.mesh.province))
+        msgs: list[Any] = []
+        while len(msgs) < n:
+            msgs += await psub.fetch(n - len(msgs), timeout=5)
+        await psub.unsubscribe()
+        return msgs
+
+    async def applied(self) -> list[str]:
+        async with session_factory(self.engine)() as session:
+            return list(await session.scalars(select(effects.c.dossier_code)
+                                              .order_by(effects.c.dossier_code)))
+
+    async def claimed(self) -> int:
+        async with session_factory(self.engine)() as session:
+            return len(list(await session.scalars(
+                select(inbox_table.c.event_id).where(inbox_table.c.consumer == SPEC.durable))))
+
+
+async def _apply(envelope: Envelope, data: Any, session: Any) -> None:
+    await session.execute(effects.insert().values(dossier_code=data.dossier_code))
+
+
+@pytest.fixture
+async def rig(mesh: Mesh, make_database) -> AsyncIterator[Rig]:
+    engine = create_engine(await make_database("consumer"))
+    async with engine.begin() as conn:
+        await conn.run_sync(kit_metadata.create_all)
+        await conn.run_sync(effects_metadata.create_all)
+    bus = Bus(mesh.nats_url, name="consumer-test")
+    connecting = asyncio.create_task(bus.run())
+    await bus.wait_connected()
+    runner = ConsumerRunner(SPEC, province=mesh.province, bus=bus, sessions=session_factory(engine),
+                      handlers={DossierSubmittedV1.event_type(): _apply}, backoff_s=[0.05])
+    rig = Rig(mesh, bus, runner, engine)
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _record(conn, cursor, statement, *args: Any) -> None:
+        words = statement.split()
+        rig.statements.append(" ".join([words[0].upper(), *words[1:3]]))
+
+    try:
+        yield rig
+    finally:
+        await connecting
+        await bus.close()
+        await engine.dispose()
+
+
+async def test_a_batch_is_claimed_in_one_statement_without_savepoints(rig: Rig) -> None:
+    for _ in range(3):
+        await rig.publish()
+    msgs = await rig.fetch(3)
+    rig.statements.clear()
+    await rig.runner.handle_batch(msgs)
+    assert await rig.applied() == ["D1", "D2", "D3"]
+    assert await rig.claimed() == 3
+    assert rig.runner.stats.processed == 3
+    inbox_inserts = [s for s in rig.statements if s.startswith("INSERT INTO inbox")]
+    assert len(inbox_inserts) == 1
+    assert not [s for s in rig.statements if "SAVEPOINT" in s]
+
+
+async def test_a_failing_message_is_retried_alone_and_the_others_are_applied(rig: Rig) -> None:
+    for _ in range(3):
+        await rig.publish()
+    # D2's effect already exists: its handler fails (a constraint violation, which on
+    # PostgreSQL aborts the whole transaction unless a savepoint contains it).
+    async with rig.engine.begin() as conn:
+        await conn.execute(effects.insert().values(dossier_code="D2"))
+    await rig.runner.handle_batch(await rig.fetch(3))
+    assert rig.runner.stats.processed == 2 and rig.runner.stats.failed == 1
+    assert await rig.claimed() == 2  # D2's claim was rolled back with its savepoint
+    assert await rig.applied() == ["D1", "D2", "D3"]
+
+    # The cause is fixed; the redelivery of D2 (alone) is applied.
+    async with rig.engine.begin() as conn:
+        await conn.execute(effects.delete().where(effects.c.dossier_code == "D2"))
+    [again] = await rig.fetch(1)
+    assert again.metadata.num_delivered == 2
+    await rig.runner.handle_batch([again])
+    assert rig.runner.stats.processed == 3
+    assert await rig.claimed() == 3
+    assert await rig.applied() == ["D1", "D2", "D3"]
+
+
+async def test_the_same_event_twice_in_one_batch_is_applied_once(rig: Rig) -> None:
+    original = await rig.publish()
+    await rig.publish(original, msg_id="again")  # a re-publish JetStream cannot de-duplicate
+    await rig.runner.handle_batch(await rig.fetch(2))
+    assert await rig.applied() == ["D1"]
+    assert (rig.runner.stats.processed, rig.runner.stats.duplicates) == (1, 1)
+    assert await rig.claimed() == 1
