@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import nats
 
+from motcua import registry
 from motcua import streams as topology
 from motcua.config import DEFAULT_PORTS, MeshSettings
 from motcua.consumer import list_dead_letters, replay_dead_letter
@@ -171,11 +172,10 @@ async def _dlq(action: str, seqs: list[int], replay_all: bool) -> int:
 def _serve(name: str) -> int:
     import uvicorn
 
-    services: dict[str, Any] = {**discover(), **discover_extras()}
-    if name not in services:
-        _print(f"unknown service {name!r}; known: {', '.join(services)}")
+    spec = registry.load(name)
+    if spec is None:
+        _print(f"unknown service {name!r}; known: {', '.join(registry.names())}")
         return 2
-    spec = services[name]
     settings = spec.settings()
     app = spec.create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.resolved_port(), log_config=None,

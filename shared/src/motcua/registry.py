@@ -51,5 +51,21 @@ def discover_extras() -> dict[str, Any]:
     return {ep.name: ep.load() for ep in entry_points(group="motcua.extras")}
 
 
+def load(name: str) -> ServiceSpec | Any | None:
+    """One service or companion app by name, importing nothing else (a process serving
+    one service should not import, and run the import-time hooks of, the others)."""
+    for group in ("motcua.services", "motcua.extras"):
+        for ep in entry_points(group=group, name=name):
+            return ep.load()
+    return None
+
+
+def names() -> list[str]:
+    """The names of all installed services and companion apps (nothing imported)."""
+    found = {ep.name for group in ("motcua.services", "motcua.extras")
+             for ep in entry_points(group=group)}
+    return sorted(found, key=_order)
+
+
 def _order(name: str) -> int:
     return ORDER.index(name) if name in ORDER else len(ORDER)
