@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import json
+import subprocess
+import sys
 
 import pytest
 import structlog
 
+from motcua import registry
 from motcua.config import DEFAULT_NATS_PORT, service_settings
 from motcua.contracts import REGISTRY
 from motcua.contracts.intake import DossierSubmittedV1
@@ -90,6 +94,26 @@ class TestTopology:
         assert len(topo.consumers) == len(CONSUMERS)
         for _stream, config in topo.consumers:
             assert config.ack_policy.value == "explicit" and config.durable_name
+
+
+    def test_ack_wait_can_be_set_for_a_whole_province(self) -> None:
+        assert {c.ack_wait for _, c in topology("H56").consumers} == {30.0}
+        assert {c.ack_wait for _, c in topology("H56", ack_wait_s=5).consumers} == {5.0}
+
+
+class TestRegistry:
+    def test_serving_one_service_imports_no_other(self) -> None:
+        probe = ("import sys; from motcua import registry; spec = registry.load('workflow'); "
+                 "print(spec.name, sorted(m for m in sys.modules if m.startswith('motcua_')"
+                 " and '.' not in m))")
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                             check=True).stdout.split(maxsplit=1)
+        assert out[0] == "workflow"
+        assert ast.literal_eval(out[1]) == ["motcua_workflow"]
+
+    def test_an_unknown_name_loads_nothing_and_every_name_is_listed(self) -> None:
+        assert registry.load("nope") is None
+        assert registry.names()[:5] == list(registry.ORDER)
 
 
 class TestLogRedaction:

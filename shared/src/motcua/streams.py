@@ -85,8 +85,10 @@ class Topology:
     consumers: list[tuple[str, ConsumerConfig]] = field(default_factory=list)
 
 
-def topology(province: str, *, replicas: int = 1) -> Topology:
-    """The streams and consumers of ``province``."""
+def topology(province: str, *, replicas: int = 1,
+             ack_wait_s: float | None = None) -> Topology:
+    """The streams and consumers of ``province`` (``ack_wait_s`` instead of each consumer's
+    own: how long a message delivered to a consumer that died waits for its redelivery)."""
     meta = {"motcua.topology": str(TOPOLOGY_VERSION)}
     streams = [
         StreamConfig(
@@ -101,7 +103,7 @@ def topology(province: str, *, replicas: int = 1) -> Topology:
     consumers = [
         (spec.stream(province), ConsumerConfig(
             durable_name=spec.durable, ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL, ack_wait=spec.ack_wait_s,
+            deliver_policy=DeliverPolicy.ALL, ack_wait=ack_wait_s or spec.ack_wait_s,
             # The runner dead-letters after its own max_deliver; JetStream never drops.
             max_deliver=-1, max_ack_pending=1000,
             filter_subjects=spec.filter_subjects(province), metadata=meta,
@@ -112,10 +114,11 @@ def topology(province: str, *, replicas: int = 1) -> Topology:
     return Topology(province, streams, consumers)
 
 
-async def provision(js: JetStreamContext, province: str, *, replicas: int = 1) -> list[str]:
+async def provision(js: JetStreamContext, province: str, *, replicas: int = 1,
+                    ack_wait_s: float | None = None) -> list[str]:
     """Create or update the province's streams and consumers; return what was done."""
     done: list[str] = []
-    topo = topology(province, replicas=replicas)
+    topo = topology(province, replicas=replicas, ack_wait_s=ack_wait_s)
     for config in topo.streams:
         try:
             await js.stream_info(config.name)
