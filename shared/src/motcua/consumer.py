@@ -163,7 +163,9 @@ class ConsumerRunner:
             outcomes = await self._apply_together(work)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            log.info("consumer_batch_rerun_apart", consumer=self.name, size=len(work),
+                     error=f"{type(exc).__name__}: {str(exc)[:200]}")
             outcomes = await self._apply_apart(work)
         for (msg, envelope, _, _), outcome in zip(work, outcomes, strict=True):
             if isinstance(outcome, Exception):
