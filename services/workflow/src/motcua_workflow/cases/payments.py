@@ -33,8 +33,8 @@ it. Whichever takes the row second waits for the first to commit, then reads the
 the case afresh: a reception sees the assessment, an assessment sees the received case
 (it looks for the case again once it holds the row). Locks are taken case first, then
 hold row, as everywhere else; only an assessment that found no case takes the case after
-the row, and a deadlock there (a rare three-transaction interleaving) rolls back one
-message's savepoint, which the consumer retries. SQLite serialises writers (``BEGIN
+the row, and a deadlock there (a rare three-transaction interleaving) fails one message:
+the consumer re-runs its batch with a savepoint per message and retries that one. SQLite serialises writers (``BEGIN
 IMMEDIATE``): the second transaction runs after the first, and sees all of it.
 """
 
