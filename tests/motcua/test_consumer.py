@@ -6,6 +6,7 @@ Real nats-server, real SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, event, select
+from sqlalchemy.exc import IntegrityError
 
 from motcua.bus import Bus
 from motcua.calendar import TIMEZONE
@@ -149,3 +151,25 @@ async def test_the_same_event_twice_in_one_batch_is_applied_once(rig: Rig) -> No
     assert await rig.applied() == ["D1"]
     assert (rig.runner.stats.processed, rig.runner.stats.duplicates) == (1, 1)
     assert await rig.claimed() == 1
+
+
+async def test_a_swallowed_postgresql_error_is_not_acknowledged_as_applied(
+        rig: Rig, backend: str) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite goes on after a failed statement: there is nothing to detect")
+
+    async def swallowing(envelope: Envelope, data: Any, session: Any) -> None:
+        with contextlib.suppress(IntegrityError):  # should have used a savepoint
+            await session.execute(effects.insert().values(dossier_code=data.dossier_code))
+
+    rig.runner._handlers = {DossierSubmittedV1.event_type(): swallowing}
+    for _ in range(3):
+        await rig.publish()
+    async with rig.engine.begin() as conn:
+        await conn.execute(effects.insert().values(dossier_code="D3"))
+    # D3's insert fails and aborts the transaction; a COMMIT would then roll back D1 and
+    # D2 without an error, after which they would be acknowledged as applied.
+    await rig.runner.handle_batch(await rig.fetch(3))
+    assert (rig.runner.stats.processed, rig.runner.stats.failed) == (2, 1)
+    assert await rig.claimed() == 2
+    assert await rig.applied() == ["D1", "D2", "D3"]

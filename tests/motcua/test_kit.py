@@ -19,6 +19,7 @@ from motcua.contracts.intake import DossierSubmittedV1
 from motcua.db import utcnow
 from motcua.events import Envelope
 from motcua.logging import configure_logging, correlation_id_var, get_logger
+from motcua.registry import discover
 from motcua.streams import CONSUMERS, PRODUCERS, topology
 
 
@@ -103,17 +104,21 @@ class TestTopology:
 
 class TestRegistry:
     def test_serving_one_service_imports_no_other(self) -> None:
-        probe = ("import sys; from motcua import registry; spec = registry.load('workflow'); "
-                 "print(spec.name, sorted(m for m in sys.modules if m.startswith('motcua_')"
+        # `motcua serve workflow` as `motcua up` runs it, with uvicorn's server stubbed.
+        probe = ("import sys, uvicorn; uvicorn.run = lambda *a, **k: None; "
+                 "from motcua import cli; rc = cli.main(['serve', 'workflow']); "
+                 "print(rc, sorted(m for m in sys.modules if m.startswith('motcua_')"
                  " and '.' not in m))")
         out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                             check=True).stdout.split(maxsplit=1)
-        assert out[0] == "workflow"
+                             check=True).stdout.splitlines()[-1].split(maxsplit=1)
+        assert out[0] == "0"
         assert ast.literal_eval(out[1]) == ["motcua_workflow"]
 
-    def test_an_unknown_name_loads_nothing_and_every_name_is_listed(self) -> None:
+    def test_every_name_loads_the_service_of_that_name(self) -> None:
+        services = discover()
+        assert all(registry.load(name) is spec for name, spec in services.items())
+        assert registry.names()[:5] == list(registry.ORDER) == list(services)
         assert registry.load("nope") is None
-        assert registry.names()[:5] == list(registry.ORDER)
 
 
 class TestLogRedaction:

@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     sim.add_argument("--no-progress", action="store_true", help="no progress line")
 
-    services = discover()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Serving one service imports no other (nor runs their import-time hooks).
+    services = {} if argv[:1] == ["serve"] else discover()
     for name, spec in services.items():
         if spec.tasks:
             task = sub.add_parser(name, help=f"{name} operator tasks")

@@ -26,6 +26,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from motcua import inbox
@@ -164,6 +165,9 @@ class ConsumerRunner:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # stopping: the unacknowledged batch is redelivered later
             log.info("consumer_batch_rerun_apart", consumer=self.name, size=len(work),
                      error=f"{type(exc).__name__}: {str(exc)[:200]}")
             outcomes = await self._apply_apart(work)
@@ -190,6 +194,7 @@ class ConsumerRunner:
                     with _causation(envelope):
                         await handler(envelope, data, session)
                 outcomes.append(first)
+            await _still_usable(session)
         return outcomes
 
     async def _apply_apart(self, work: list[Work]) -> list[bool | Exception]:
@@ -240,6 +245,7 @@ class ConsumerRunner:
                                               event_id=envelope.id, event_type=envelope.type)
                     if first:
                         await handler(envelope, data, session)
+                        await _still_usable(session)
             return first
         except asyncio.CancelledError:
             raise
@@ -327,6 +333,14 @@ async def replay_dead_letter(js: JetStreamContext, province: str, letter: DeadLe
     await js.publish(letter.subject, letter.data,
                      headers={"Nats-Msg-Id": f"replay.{letter.event_id or 'raw'}.{letter.seq}"})
     await js.delete_msg(stream_name(province, DLQ), letter.seq)
+
+
+async def _still_usable(session: AsyncSession) -> None:
+    """Raise if a handler swallowed a PostgreSQL error: the transaction is then aborted,
+    and its COMMIT would roll everything back without an error while the messages were
+    acknowledged as applied. (SQLite goes on after a failed statement.)"""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT 1"))
 
 
 @contextlib.contextmanager
