@@ -23,15 +23,11 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import delete, func, select
 
 from motcua.calendar import Calendar
 from motcua.contracts import identity, intake, payments, workflow
-from motcua.db import create_engine, session_factory
 from motcua.events import Envelope
-from motcua.migrate import upgrade_async
-from motcua_metrics import migrations_dir
 from motcua_metrics.catalog import service as catalog
 from motcua_metrics.facts import service as facts
 from motcua_metrics.index import aggregates as agg
@@ -256,15 +252,6 @@ def _without_sweep(docs: dict[str, Any]) -> dict[str, Any]:
 
 def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return [k for k in a if a[k] != b.get(k)] + [k for k in b if k not in a]
-
-
-@pytest.fixture
-async def sessions(make_database):
-    url = await make_database("metrics_aggregates")
-    await upgrade_async(migrations_dir(), url)
-    engine = create_engine(url)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 def _ctx(config: Any) -> facts.ProjectionContext:

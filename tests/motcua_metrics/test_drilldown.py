@@ -18,12 +18,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from motcua.calendar import Calendar
-from motcua.db import create_engine, session_factory
-from motcua.migrate import upgrade_async
-from motcua_metrics import migrations_dir
 from motcua_metrics.index import aggregates as agg
 from motcua_metrics.index import drilldown, service
 from motcua_metrics.index.config import load_index_config
@@ -44,13 +39,14 @@ A1, A3 = f"000.01.17.{PROVINCE}", f"000.03.17.{PROVINCE}"
 NARROWED = (frozenset({A1}), frozenset({A1, A3}), frozenset({"000.01.17.OTHER"}))
 
 
-@pytest.fixture
-async def sessions(make_database):
-    url = await make_database("metrics_drilldown")
-    await upgrade_async(migrations_dir(), url)
-    engine = create_engine(url)
-    yield session_factory(engine)
-    await engine.dispose()
+async def _projected(sessions: Any, *, seed: int, dossiers: int) -> Any:
+    """A random province projected live onto freshly built aggregates; its index config."""
+    config = load_index_config()
+    async with sessions() as session, session.begin():
+        await agg.reset(session, agg.Params.of(config))
+    await _project(sessions, random_events(seed, dossiers=dossiers), _ctx(config),
+                   random.Random(seed))
+    return config
 
 
 def _items(config: Any) -> list[str]:
@@ -77,12 +73,8 @@ def _no_reference(allowed: bool) -> Iterator[None]:
 
 class TestDrilldownFromAggregates:
     async def test_every_item_unit_and_period_equals_the_facts(self, sessions: Any) -> None:
-        config = load_index_config()
+        config = await _projected(sessions, seed=17, dossiers=90)
         calendar = Calendar()
-        async with sessions() as session, session.begin():
-            await agg.reset(session, agg.Params.of(config))
-        await _project(sessions, random_events(17, dossiers=90), _ctx(config),
-                       random.Random(17))
         compared = rows_seen = paged = 0
         async with sessions() as session:
             for unit_name in _unit_names():
@@ -134,12 +126,8 @@ class TestDrilldownFromAggregates:
 
     async def test_totals_only_and_unbuilt_aggregates(self, sessions: Any) -> None:
         """``limit=0`` gives the total alone; without aggregates the facts answer."""
-        config = load_index_config()
+        config = await _projected(sessions, seed=3, dossiers=40)
         calendar = Calendar()
-        async with sessions() as session, session.begin():
-            await agg.reset(session, agg.Params.of(config))
-        await _project(sessions, random_events(3, dossiers=40), _ctx(config),
-                       random.Random(3))
         unit, period = parse_unit(f"province:{PROVINCE}"), parse_period("2026")
         async with sessions() as session:
             whole = await drilldown.drilldown_from_facts(

@@ -11,10 +11,7 @@ from sqlalchemy import select
 
 from motcua.calendar import Calendar
 from motcua.contracts import intake, workflow
-from motcua.db import create_engine, session_factory
 from motcua.events import Envelope
-from motcua.migrate import upgrade_async
-from motcua_metrics import migrations_dir
 from motcua_metrics.facts import service as facts
 from motcua_metrics.facts.models import DossierFact, NationalSync
 from motcua_metrics.index import aggregates as agg
@@ -38,15 +35,6 @@ def _returned_then_rated(b: Builder, agency: str, rated_status: int) -> str:
                returned_at=at("03-05", "09:00"), channel="online")
     b.intake(intake.DossierRatedV1, code, rated_status, at("03-06", "09:00"), score=4)
     return code
-
-
-@pytest.fixture
-async def sessions(make_database):
-    url = await make_database("metrics_facts")
-    await upgrade_async(migrations_dir(), url)
-    engine = create_engine(url)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 async def _apply(sessions: Any, events: list[Event]) -> None:

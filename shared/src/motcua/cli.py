@@ -31,7 +31,6 @@ from motcua.config import DEFAULT_PORTS, MeshSettings
 from motcua.consumer import list_dead_letters, replay_dead_letter
 from motcua.migrate import upgrade
 from motcua.natsserver import NatsServer, port_open
-from motcua.registry import discover, discover_extras
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     # Serving one service imports no other (nor runs their import-time hooks).
-    services = {} if argv[:1] == ["serve"] else discover()
+    services = {} if argv[:1] == ["serve"] else registry.discover()
     for name, spec in services.items():
         if spec.tasks:
             task = sub.add_parser(name, help=f"{name} operator tasks")
@@ -118,7 +117,7 @@ def _print(line: str) -> None:
 
 
 def _migrate(only: str | None = None) -> int:
-    services = discover()
+    services = registry.discover()
     if only and only not in services:
         _print(f"unknown service {only!r}; known: {', '.join(services)}")
         return 2
@@ -249,7 +248,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _companions() -> dict[str, Any]:
     """The companion apps that can run here (an extra may need a development package)."""
-    return {name: extra for name, extra in discover_extras().items()
+    return {name: extra for name, extra in registry.discover_extras().items()
             if getattr(extra, "available", lambda: True)()}
 
 
@@ -288,7 +287,7 @@ def _up(args: argparse.Namespace) -> int:
     try:
         _migrate()
         asyncio.run(_streams("provision"))
-        services = discover()
+        services = registry.discover()
         if not args.no_seed:
             for name, spec in services.items():
                 if spec.seed is not None:
