@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from motcua.bus import Bus
 from motcua.calendar import TIMEZONE
-from motcua.consumer import ConsumerRunner
+from motcua.consumer import BatchHandler, ConsumerRunner, Handler
 from motcua.contracts.intake import DossierSubmittedV1
 from motcua.db import create_engine, inbox_table, kit_metadata, session_factory
 from motcua.events import Envelope
@@ -66,6 +66,13 @@ class Rig:
         await psub.unsubscribe()
         return msgs
 
+    def use(self, handler: Handler, batch_handler: BatchHandler | None = None) -> None:
+        """A fresh runner with these handlers (the same durable, database and bus)."""
+        self.runner = ConsumerRunner(
+            SPEC, province=self.mesh.province, bus=self.bus, sessions=session_factory(self.engine),
+            handlers={DossierSubmittedV1.event_type(): handler}, batch_handler=batch_handler,
+            backoff_s=[0.05])
+
     async def applied(self) -> list[str]:
         async with session_factory(self.engine)() as session:
             return list(await session.scalars(select(effects.c.dossier_code)
@@ -90,9 +97,8 @@ async def rig(mesh: Mesh, make_database) -> AsyncIterator[Rig]:
     bus = Bus(mesh.nats_url, name="consumer-test")
     connecting = asyncio.create_task(bus.run())
     await bus.wait_connected()
-    runner = ConsumerRunner(SPEC, province=mesh.province, bus=bus, sessions=session_factory(engine),
-                      handlers={DossierSubmittedV1.event_type(): _apply}, backoff_s=[0.05])
-    rig = Rig(mesh, bus, runner, engine)
+    rig = Rig(mesh, bus, None, engine)  # type: ignore[arg-type]
+    rig.use(_apply)
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _record(conn, cursor, statement, *args: Any) -> None:
@@ -162,7 +168,7 @@ async def test_a_swallowed_postgresql_error_is_not_acknowledged_as_applied(
         with contextlib.suppress(IntegrityError):  # should have used a savepoint
             await session.execute(effects.insert().values(dossier_code=data.dossier_code))
 
-    rig.runner._handlers = {DossierSubmittedV1.event_type(): swallowing}
+    rig.use(swallowing)
     for _ in range(3):
         await rig.publish()
     async with rig.engine.begin() as conn:
@@ -170,6 +176,50 @@ async def test_a_swallowed_postgresql_error_is_not_acknowledged_as_applied(
     # D3's insert fails and aborts the transaction; a COMMIT would then roll back D1 and
     # D2 without an error, after which they would be acknowledged as applied.
     await rig.runner.handle_batch(await rig.fetch(3))
+    assert (rig.runner.stats.processed, rig.runner.stats.failed) == (2, 1)
+    assert await rig.claimed() == 2
+    assert await rig.applied() == ["D1", "D2", "D3"]
+
+
+async def test_a_batch_handler_gets_the_newly_claimed_events_in_one_call(rig: Rig) -> None:
+    calls: list[list[str]] = []
+
+    async def together(items: list[tuple[Envelope, Any]], session: Any) -> None:
+        calls.append([data.dossier_code for _, data in items])
+        await session.execute(effects.insert(), [{"dossier_code": data.dossier_code}
+                                                 for _, data in items])
+
+    rig.use(_apply, together)
+    first = await rig.publish()
+    await rig.runner.handle_batch(await rig.fetch(1))
+    await rig.publish(first, msg_id="again")  # already applied: not handed to the handler
+    for _ in range(3):
+        await rig.publish()
+    rig.statements.clear()
+    await rig.runner.handle_batch(await rig.fetch(4))
+    assert calls == [["D1"], ["D2", "D3", "D4"]]
+    assert await rig.applied() == ["D1", "D2", "D3", "D4"]
+    assert (rig.runner.stats.processed, rig.runner.stats.duplicates) == (4, 1)
+    assert len([s for s in rig.statements if s.startswith("INSERT INTO effects")]) == 1
+
+
+async def test_when_a_batch_handler_fails_the_events_are_applied_one_by_one(rig: Rig) -> None:
+    calls: list[list[str]] = []
+
+    async def together(items: list[tuple[Envelope, Any]], session: Any) -> None:
+        calls.append([data.dossier_code for _, data in items])
+        for _, data in items:
+            await session.execute(effects.insert().values(dossier_code=data.dossier_code))
+
+    rig.use(_apply, together)
+    for _ in range(3):
+        await rig.publish()
+    async with rig.engine.begin() as conn:
+        await conn.execute(effects.insert().values(dossier_code="D2"))
+    await rig.runner.handle_batch(await rig.fetch(3))
+    # The batch handler failed on D2; the re-run used the per-event handler, in which
+    # only D2 failed.
+    assert calls == [["D1", "D2", "D3"]]
     assert (rig.runner.stats.processed, rig.runner.stats.failed) == (2, 1)
     assert await rig.claimed() == 2
     assert await rig.applied() == ["D1", "D2", "D3"]

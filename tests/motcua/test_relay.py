@@ -106,3 +106,38 @@ class TestWake:
                 assert await session.scalar(select(func.count()).select_from(outbox_table)) == 1
         finally:
             await engine.dispose()
+
+
+async def test_a_transactions_events_are_written_in_one_statement_in_order(
+        make_database: Any) -> None:
+    """The outbox rows of a transaction go in with one executemany (not one INSERT …
+    RETURNING per row) and keep the order they were recorded in."""
+    from sqlalchemy import event
+
+    engine = create_engine(await make_database("outbox_batch"))
+    async with engine.begin() as conn:
+        await conn.run_sync(kit_metadata.create_all)
+    inserts: list[bool] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _seen(conn: Any, cursor: Any, statement: str, params: Any, ctx: Any,
+              many: bool) -> None:
+        if statement.startswith("INSERT INTO outbox"):
+            inserts.append(many)
+
+    try:
+        recorded = []
+        async with session_factory(engine)() as session, session.begin():
+            for code in ("D9", "D1", "D5", "D3", "D7"):
+                recorded.append(outbox.record(session, TestWake._event(code),
+                                              province="H56", key=code).id)
+        assert inserts == [True]
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(
+                outbox_table.c.seq, outbox_table.c.event_id, outbox_table.c.attempts,
+                outbox_table.c.published_at).order_by(outbox_table.c.seq))).all()
+        assert [r.event_id for r in rows] == recorded
+        assert [r.seq for r in rows] == sorted({r.seq for r in rows})
+        assert {(r.attempts, r.published_at) for r in rows} == {(0, None)}
+    finally:
+        await engine.dispose()

@@ -5,7 +5,10 @@ every event id in the inbox (so a redelivery changes nothing), then the handlers
 messages are acknowledged only after the commit. One commit per batch instead of per
 message is what lets a consumer keep up with a burst. If any message fails, the batch
 runs again with a savepoint per message, so a failing message rolls back only itself.
-On failure the
+A consumer may also have a *batch handler*: it gets every newly claimed event of the
+batch in one call, so a projection can read and write a batch's rows with a few
+statements instead of a few per event; it must have the same effect as the per-event
+handlers applied in turn, which the re-run with savepoints uses. On failure the
 message is nak'ed with a growing delay; after ``max_deliver`` deliveries, or at once if
 it is not even a valid envelope, it goes to the province's dead-letter stream with the
 error and is terminated. ``motcua dlq list|replay`` works on that stream: a replay
@@ -39,6 +42,8 @@ from motcua.streams import DLQ, ConsumerSpec, dlq_subject, stream_name
 log = get_logger("motcua.consumer")
 
 Handler = Callable[[Envelope, Any, AsyncSession], Awaitable[None]]
+#: Every newly claimed event of a batch, in delivery order, with its validated data.
+BatchHandler = Callable[[list[tuple[Envelope, Any]], AsyncSession], Awaitable[None]]
 Work = tuple[Msg, Envelope, EventData, Handler]
 
 H_SUBJECT = "Motcua-Original-Subject"
@@ -64,13 +69,15 @@ class ConsumerRunner:
 
     def __init__(self, spec: ConsumerSpec, *, province: str, bus: Bus,
                  sessions: async_sessionmaker[AsyncSession], handlers: dict[str, Handler],
-                 max_deliver: int = 5, backoff_s: list[float] | None = None,
-                 batch: int = 100, txn_batch: int = 50) -> None:
+                 batch_handler: BatchHandler | None = None, max_deliver: int = 5,
+                 backoff_s: list[float] | None = None, batch: int = 100,
+                 txn_batch: int = 50) -> None:
         self.spec = spec
         self.province = province
         self._bus = bus
         self._sessions = sessions
         self._handlers = handlers
+        self._batch_handler = batch_handler
         self._max_deliver = max_deliver
         self._backoff = backoff_s or [1.0, 5.0, 15.0, 30.0, 60.0]
         self._batch = batch
@@ -148,9 +155,10 @@ class ConsumerRunner:
         """Apply messages in one transaction; then ack, retry or dead-letter each.
 
         First all at once: one statement claims every event id in the inbox, then the
-        handlers run. If anything fails, that transaction rolls back whole and the batch
-        runs again with a savepoint per message, so only the failing message is retried
-        and the others are applied. Failures are rare; the savepoints (three statements
+        handlers run (or the batch handler, once). If anything fails, that transaction
+        rolls back whole and the batch runs again with a savepoint per message and the
+        per-event handlers, so only the failing message is retried and the others are
+        applied. Failures are rare; the savepoints (three statements
         per message) are paid only then.
         """
         work: list[Work] = []
@@ -187,13 +195,19 @@ class ConsumerRunner:
         async with self._sessions() as session, session.begin():
             fresh = await inbox.claim_many(session, consumer=self.name, events=[
                 (envelope.id, envelope.type) for _, envelope, _, _ in work])
+            claimed: list[tuple[Envelope, Any, Handler]] = []
             for _msg, envelope, data, handler in work:
                 first = envelope.id in fresh
                 fresh.discard(envelope.id)  # the same event twice in a batch: once
                 if first:
-                    with _causation(envelope):
-                        await handler(envelope, data, session)
+                    claimed.append((envelope, data, handler))
                 outcomes.append(first)
+            if self._batch_handler is not None and claimed:
+                await self._batch_handler([(e, d) for e, d, _ in claimed], session)
+            else:
+                for envelope, data, handler in claimed:
+                    with causation(envelope):
+                        await handler(envelope, data, session)
             await _still_usable(session)
         return outcomes
 
@@ -239,7 +253,7 @@ class ConsumerRunner:
                      handler: Handler) -> bool | Exception:
         """Claim and handle one event in a savepoint: True applied, False duplicate."""
         try:
-            with _causation(envelope):
+            with causation(envelope):
                 async with session.begin_nested():
                     first = await inbox.claim(session, consumer=self.name,
                                               event_id=envelope.id, event_type=envelope.type)
@@ -344,8 +358,9 @@ async def _still_usable(session: AsyncSession) -> None:
 
 
 @contextlib.contextmanager
-def _causation(envelope: Envelope) -> Iterator[None]:
-    """Events a handler records carry the handled event's correlation and causation."""
+def causation(envelope: Envelope) -> Iterator[None]:
+    """Events a handler records carry the handled event's correlation and causation
+    (a batch handler enters it for each event it applies)."""
     corr = correlation_id_var.set(envelope.correlationid)
     cause = causation_id_var.set(envelope.id)
     try:

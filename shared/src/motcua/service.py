@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from motcua.bus import Bus
 from motcua.config import ServiceSettings
-from motcua.consumer import ConsumerRunner, Handler
+from motcua.consumer import BatchHandler, ConsumerRunner, Handler
 from motcua.db import create_engine, ping, session_factory
 from motcua.errors import install_problem_handlers
 from motcua.http import BodyLimitMiddleware, MetricsMiddleware, RequestContextMiddleware
@@ -131,13 +131,16 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter],
     handlers: dict[str, dict[str, Handler]] | None = None,
+    batch_handlers: dict[str, BatchHandler] | None = None,
     background: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
     fault_hook: FaultHook | None = None,
     version: str = "0.1.0",
 ) -> FastAPI:
     """A FastAPI app for one service.
 
-    ``handlers`` maps durable name → event type → handler. ``background`` are loops the
+    ``handlers`` maps durable name → event type → handler; ``batch_handlers`` maps a
+    durable name to a handler of a whole batch with the same effect (see
+    :mod:`motcua.consumer`). ``background`` are loops the
     service runs for its lifetime (timers, reconciliation), each given the runtime and
     cancelled at shutdown; they must survive their own failures and be safe with several
     replicas (claim work in the database).
@@ -147,6 +150,10 @@ def create_service_app(
     unknown = set(handlers) - {c.durable for c in CONSUMERS if c.owner == settings.service}
     if unknown:
         raise ValueError(f"handlers for consumers not in the topology: {sorted(unknown)}")
+    batch_handlers = batch_handlers or {}
+    if set(batch_handlers) - set(handlers):
+        raise ValueError("batch handlers for consumers without per-event handlers: "
+                         f"{sorted(set(batch_handlers) - set(handlers))}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -163,7 +170,9 @@ def create_service_app(
             if spec.durable in handlers:
                 rt.consumers.append(ConsumerRunner(
                     spec, province=settings.province, bus=bus, sessions=sessions,
-                    handlers=handlers[spec.durable], max_deliver=settings.consumer_max_deliver,
+                    handlers=handlers[spec.durable],
+                    batch_handler=batch_handlers.get(spec.durable),
+                    max_deliver=settings.consumer_max_deliver,
                     backoff_s=settings.consumer_backoff_s, batch=settings.consumer_batch,
                     txn_batch=settings.consumer_txn_batch))
         rt.registry.register(_PipelineCollector(rt))

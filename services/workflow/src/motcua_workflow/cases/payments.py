@@ -34,8 +34,9 @@ the case afresh: a reception sees the assessment, an assessment sees the receive
 (it looks for the case again once it holds the row). Locks are taken case first, then
 hold row, as everywhere else; only an assessment that found no case takes the case after
 the row, and a deadlock there (a rare three-transaction interleaving) fails one message:
-the consumer re-runs its batch with a savepoint per message and retries that one. SQLite serialises writers (``BEGIN
-IMMEDIATE``): the second transaction runs after the first, and sees all of it.
+the consumer re-runs its batch with a savepoint per message and retries that one. SQLite
+serialises writers (``BEGIN IMMEDIATE``): the second transaction runs after the first,
+and sees all of it.
 """
 
 from __future__ import annotations
