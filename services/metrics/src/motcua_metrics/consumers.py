@@ -1,8 +1,9 @@
 """Metrics' event handlers, by durable consumer and event type.
 
-Every dossier event goes through the same :func:`facts.service.apply`; the fold
-decides what each type means. Adding a type is one line in :data:`PROJECTED`. Catalog
-publications (:data:`CATALOG`) go to :func:`catalog.service.apply`.
+Every dossier event goes through the same :func:`facts.service.apply` (a batch's run of
+them through :func:`facts.service.apply_many`); the fold decides what each type means.
+Adding a type is one line in :data:`PROJECTED`. Catalog publications (:data:`CATALOG`)
+go to :func:`catalog.service.apply`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.consumer import BatchHandler, causation
 from motcua.contracts import identity, intake, payments, workflow
 from motcua.events import Envelope, EventData
 from motcua_metrics.catalog import service as catalog
@@ -83,6 +85,23 @@ def _bind(apply: Apply, ctx: facts.ProjectionContext) -> Callable[..., Any]:
         await apply(session, event, data, ctx)
 
     return project
+
+
+def batch_handlers(ctx: facts.ProjectionContext) -> dict[str, BatchHandler]:
+    """Per durable, the handler of a whole batch: its catalog events one by one, then all
+    its dossier events together (:func:`facts.service.apply_many`). The two write apart
+    tables, so this is the outcome of the per-event handlers in delivery order."""
+    projected = {cls.event_type() for types in PROJECTED.values() for cls in types}
+    catalog_types = {cls.event_type() for types in CATALOG.values() for cls in types}
+
+    async def project(items: list[tuple[Envelope, Any]], session: AsyncSession) -> None:
+        for envelope, data in items:
+            if envelope.type in catalog_types:
+                with causation(envelope):
+                    await catalog.apply(session, envelope, data, ctx)
+        await facts.apply_many(session, [(e, d) for e, d in items if e.type in projected], ctx)
+
+    return {durable: project for durable in {*PROJECTED, *CATALOG}}
 
 
 def projected_types() -> dict[str, str]:

@@ -8,7 +8,7 @@ from motcua.config import ServiceSettings
 from motcua.outbox import FaultHook
 from motcua.service import create_service_app
 from motcua_metrics.config import Settings
-from motcua_metrics.consumers import handlers
+from motcua_metrics.consumers import batch_handlers, handlers
 from motcua_metrics.dashboard.router import router as dashboard_router
 from motcua_metrics.facts.router import national_router
 from motcua_metrics.facts.router import router as stats_router
@@ -32,6 +32,7 @@ def create_app(settings: ServiceSettings | None = None, *,
                     "dashboard.",
         routers=[stats_router, index_router, national_router, dashboard_router],
         handlers=handlers(state.projection),
+        batch_handlers=batch_handlers(state.projection),
         background=[pipeline_loop(figures),
                     maintenance_loop(state.config, settings.aggregate_compact_s)],
         fault_hook=fault_hook)

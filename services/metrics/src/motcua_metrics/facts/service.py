@@ -1,28 +1,32 @@
 """Projection of events into dossier facts, and the figures read from them.
 
-:func:`apply` is the one entry point for every handled event, live or during a rebuild:
-it stores the event's facts, locks the dossier's fact row, refolds it from all its
-events, records the change of its index aggregates (:mod:`motcua_metrics.index.
-aggregates`), and (live) sends the national record when its content changed, plus the
-progress entry and EMC tracking of that step. Locking the fact row before reading the
-events serialises two consumers that apply events of the same dossier at once (each
-refold then sees the other's committed event).
+:func:`apply_many` (and :func:`apply`, for one event) is the one entry point for
+every handled event, live or during a rebuild: it stores the events' facts, locks the
+dossiers' fact rows, refolds each from all its events, records the change of the index
+aggregates (:mod:`motcua_metrics.index.aggregates`), and (live) sends the national
+record when its content changed, plus the progress entry and EMC tracking of that
+step. Locking the fact rows (in code order) before reading the events serialises two
+consumers that apply events of the same dossier at once (each refold then sees the
+other's committed event).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua import outbox
 from motcua.calendar import Calendar
+from motcua.consumer import causation
 from motcua.contracts.metrics import NationalDossierSyncedV1, NationalProgressSyncedV1
 from motcua.db import utcnow
 from motcua.events import Envelope
@@ -66,38 +70,87 @@ def source_of(event_type: str) -> str:
 async def apply(session: AsyncSession, envelope: Envelope, data: Any, ctx: ProjectionContext,
                 *, emit: bool = True) -> None:
     """Project one event (idempotence comes from the caller's inbox claim)."""
-    code = getattr(data, "dossier_code", None)
-    if not code:
-        ctx.stats.ignored += 1  # an account-level event: nothing per dossier to project
+    await apply_many(session, [(envelope, data)], ctx, emit=emit)
+
+
+async def apply_many(session: AsyncSession, items: Sequence[tuple[Envelope, Any]],
+                     ctx: ProjectionContext, *, emit: bool = True) -> None:
+    """Project several events with the outcome of :func:`apply` on each in turn.
+
+    The rows of every dossier concerned are read and written together (a dozen
+    statements for the batch instead of a dozen per event); the events are folded one
+    at a time, so each national progress entry, EMC step and record revision is the one
+    that event alone would have produced.
+    """
+    todo: dict[str, list[tuple[Envelope, EventRow]]] = {}
+    agencies: dict[str, str] = {}
+    for envelope, data in items:
+        code = getattr(data, "dossier_code", None)
+        if not code:
+            ctx.stats.ignored += 1  # an account-level event: nothing per dossier to project
+            continue
+        occurred = getattr(data, "occurred_at", None) or _event_time(data) or envelope.time
+        todo.setdefault(code, []).append((envelope, EventRow(
+            event_id=envelope.id, source=source_of(envelope.type), event_type=envelope.type,
+            sequence=envelope.sequence, occurred_at=occurred,
+            data=data.model_dump(mode="json"))))
+        agencies.setdefault(code, getattr(data, "agency_code", "") or "")
+    if not todo:
         return
-    occurred = getattr(data, "occurred_at", None) or _event_time(data) or envelope.time
-    row = EventRow(event_id=envelope.id, source=source_of(envelope.type),
-                   event_type=envelope.type, sequence=envelope.sequence,
-                   occurred_at=occurred, data=data.model_dump(mode="json"))
-    fact = await _locked_fact(session, code, getattr(data, "agency_code", "") or "")
+    codes = sorted(todo)
+    facts = await _locked_facts(session, codes, agencies)
+    await session.execute(insert(_EVENTS), [{
+        "event_id": r.event_id, "dossier_code": code, "source": r.source,
+        "event_type": r.event_type, "sequence": r.sequence, "occurred_at": r.occurred_at,
+        "data": r.data} for code in codes for _, r in todo[code]])
+    fresh = {r.event_id for code in codes for _, r in todo[code]}
+    known: dict[str, list[EventRow]] = {code: [] for code in codes}
+    for e in await session.execute(select(
+            _EVENTS.c.dossier_code, _EVENTS.c.event_id, _EVENTS.c.source, _EVENTS.c.event_type,
+            _EVENTS.c.sequence, _EVENTS.c.occurred_at, _EVENTS.c.data,
+    ).where(_EVENTS.c.dossier_code.in_(codes))):
+        if e.event_id not in fresh:
+            known[e.dossier_code].append(EventRow(
+                event_id=e.event_id, source=e.source, event_type=e.event_type,
+                sequence=e.sequence, occurred_at=e.occurred_at, data=e.data))
+    sync = _Sync(ctx, emit) if ctx.national_sync else None
+    if sync is not None:
+        await sync.load(session, codes)
     params = aggregates.Params.of(ctx.config)
     change: aggregates.Counts = {}
-    if fact.event_count:  # an existing fact (not just created): what it counted for so far
-        aggregates.contribute(fact, params, change, -1)
-    session.add(DossierEvent(event_id=row.event_id, dossier_code=code, source=row.source,
-                             event_type=row.event_type, sequence=row.sequence,
-                             occurred_at=row.occurred_at, data=row.data))
-    await session.flush()
-    events = [EventRow(event_id=e.event_id, source=e.source, event_type=e.event_type,
-                       sequence=e.sequence, occurred_at=e.occurred_at, data=e.data)
-              for e in (await session.scalars(
-                  select(DossierEvent).where(DossierEvent.dossier_code == code))).all()]
-    for name, value in fold(code, events, calendar=ctx.calendar, units=ctx.units,
-                            max_supplement_requests=ctx.config.max_supplement_requests).items():
-        setattr(fact, name, value)
-    fact.updated_at = utcnow()
-    if ctx.national_sync:
-        await _sync(session, fact, events, row, ctx, emit=emit)
-    # The index aggregates follow the fact in the same transaction (only the difference).
-    aggregates.contribute(fact, params, change, 1)
+    for code in codes:
+        fact, events = facts[code], known[code]
+        if fact.event_count:  # an existing fact (not just created): what it counted for so far
+            aggregates.contribute(fact, params, change, -1)
+        for envelope, row in todo[code]:
+            events.append(row)
+            for name, value in fold(code, events, calendar=ctx.calendar, units=ctx.units,
+                                    max_supplement_requests=ctx.config.max_supplement_requests
+                                    ).items():
+                setattr(fact, name, value)
+            fact.updated_at = utcnow()
+            if sync is not None:
+                with causation(envelope):
+                    sync.step(session, fact, events, row)
+            ctx.stats.applied[row.source] += 1
+            ctx.stats.last_freshness_s = max(0.0, (utcnow() - envelope.time).total_seconds())
+        aggregates.contribute(fact, params, change, 1)  # the fact's counts now
+    await session.execute(_UPDATE_FACT, [
+        {"b_code": code, **{c: getattr(facts[code], c) for c in _FACT_VALUES}}
+        for code in codes])
+    if sync is not None:
+        await sync.write(session)
+    # The index aggregates follow the facts in the same transaction (only the difference).
     await aggregates.record(session, change)
-    ctx.stats.applied[row.source] += 1
-    ctx.stats.last_freshness_s = max(0.0, (utcnow() - envelope.time).total_seconds())
+
+
+_FACTS = DossierFact.__table__
+_EVENTS = DossierEvent.__table__
+_SYNC = NationalSync.__table__
+_EMC = EmcSent.__table__
+_FACT_VALUES = [c.name for c in _FACTS.columns if not c.primary_key]
+_UPDATE_FACT = update(_FACTS).where(_FACTS.c.dossier_code == bindparam("b_code")).values(
+    {c: bindparam(c) for c in _FACT_VALUES})
 
 
 def _event_time(data: Any) -> datetime | None:
@@ -108,71 +161,106 @@ def _event_time(data: Any) -> datetime | None:
     return None
 
 
-async def _locked_fact(session: AsyncSession, code: str, agency_code: str) -> DossierFact:
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.execute(insert(DossierFact).values(
-        dossier_code=code, agency_code=agency_code, status_sequence=0, updated_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["dossier_code"]))
-    fact = await session.get(DossierFact, code, with_for_update=True, populate_existing=True)
-    assert fact is not None
-    return fact
+def _upsert(session: AsyncSession) -> Any:
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
-async def _sync(session: AsyncSession, fact: DossierFact, events: list[EventRow],
-                row: EventRow, ctx: ProjectionContext, *, emit: bool) -> None:
-    record, problem = records.build_record(fact, events)
-    fact.national_problem = problem
-    if record is not None:
-        digest = records.content_hash(record)
-        sent = await session.get(NationalSync, fact.dossier_code, with_for_update=True)
-        if sent is None or sent.content_sha256 != digest:
-            # The event count only grows, so a later send always carries a higher revision.
-            revision = max(fact.event_count, (sent.revision + 1) if sent else 0)
-            record_id = records.stable_id("record", ctx.province, fact.dossier_code)
-            values = {"record_id": record_id, "revision": revision, "content_sha256": digest,
-                      "record": record.model_dump(mode="json"), "sent_at": utcnow()}
-            if sent is None:
-                session.add(NationalSync(dossier_code=fact.dossier_code, **values))
-            else:
-                for name, value in values.items():
-                    setattr(sent, name, value)
-            if emit:
-                outbox.record(session, NationalDossierSyncedV1(
-                    record_id=record_id, dossier_code=fact.dossier_code, revision=revision,
-                    content_sha256=digest, record=record, occurred_at=utcnow(),
-                ), province=ctx.province, key=fact.dossier_code, sequence=revision)
-                ctx.stats.national_sent += 1
-        fact.national_synced = True
-        fact.fee_data_synced = bool(record.DanhSachLePhi)
-    else:
-        fact.national_synced = False
-        fact.fee_data_synced = False
-    entry = records.progress_entry(fact, row) if emit else None
-    if entry is not None:
-        outbox.record(session, NationalProgressSyncedV1(
-            entry_id=records.stable_id("progress", row.event_id), dossier_code=fact.dossier_code,
-            entry=entry, occurred_at=row.occurred_at,
-        ), province=ctx.province, key=fact.dossier_code, sequence=row.sequence)
-        ctx.stats.progress_sent += 1
-    await _emc(session, fact, events, ctx, emit=emit)
+async def _locked_facts(session: AsyncSession, codes: list[str],
+                        agencies: dict[str, str]) -> dict[str, SimpleNamespace]:
+    """The fact rows of ``codes`` (created if missing), locked in code order."""
+    now = utcnow()
+    await session.execute(
+        _upsert(session)(_FACTS).on_conflict_do_nothing(index_elements=["dossier_code"]),
+        [{"dossier_code": c, "agency_code": agencies[c], "status_sequence": 0,
+          "updated_at": now} for c in codes])
+    rows = await session.execute(select(_FACTS).where(_FACTS.c.dossier_code.in_(codes))
+                                 .order_by(_FACTS.c.dossier_code).with_for_update())
+    return {r.dossier_code: SimpleNamespace(**r._asdict()) for r in rows}
 
 
-async def _emc(session: AsyncSession, fact: DossierFact, events: list[EventRow],
-               ctx: ProjectionContext, *, emit: bool) -> None:
-    """Send each EMC step once, as soon as its facts are known (any delivery order)."""
-    steps = records.emc_steps(fact, events)
-    if not steps:
-        return
-    sent = set((await session.scalars(select(EmcSent.tracking_id).where(
-        EmcSent.dossier_code == fact.dossier_code))).all())
-    for step in steps:
-        if step.tracking_id in sent:
-            continue
-        session.add(EmcSent(tracking_id=step.tracking_id, dossier_code=fact.dossier_code,
-                            status=step.Status, sent_at=utcnow()))
-        if emit:
-            outbox.record(session, step, province=ctx.province, key=fact.dossier_code)
-            ctx.stats.emc_sent += 1
+class _Sync:
+    """National records, progress entries and EMC steps of a batch's dossiers: read
+    together, decided event by event, written together."""
+
+    def __init__(self, ctx: ProjectionContext, emit: bool) -> None:
+        self.ctx, self.emit = ctx, emit
+        self.sent: dict[str, dict[str, Any]] = {}
+        self.emc: dict[str, set[str]] = {}
+        self.inserts: dict[str, dict[str, Any]] = {}
+        self.updates: dict[str, dict[str, Any]] = {}
+        self.emc_rows: list[dict[str, Any]] = []
+
+    async def load(self, session: AsyncSession, codes: list[str]) -> None:
+        self.sent = {r.dossier_code: r._asdict() for r in await session.execute(
+            select(_SYNC).where(_SYNC.c.dossier_code.in_(codes))
+            .order_by(_SYNC.c.dossier_code).with_for_update())}
+        self.emc = {code: set() for code in codes}
+        for r in await session.execute(select(_EMC.c.dossier_code, _EMC.c.tracking_id)
+                                       .where(_EMC.c.dossier_code.in_(codes))):
+            self.emc[r.dossier_code].add(r.tracking_id)
+
+    def step(self, session: AsyncSession, fact: Any, events: list[EventRow],
+             row: EventRow) -> None:
+        """What :func:`apply` of ``row`` sends and records, given the fact after it."""
+        ctx, code = self.ctx, fact.dossier_code
+        record, problem = records.build_record(fact, events)
+        fact.national_problem = problem
+        if record is not None:
+            digest = records.content_hash(record)
+            sent = self.sent.get(code)
+            if sent is None or sent["content_sha256"] != digest:
+                # The event count only grows, so a later send always carries a higher
+                # revision.
+                revision = max(fact.event_count, (sent["revision"] + 1) if sent else 0)
+                record_id = records.stable_id("record", ctx.province, code)
+                values = {"dossier_code": code, "record_id": record_id, "revision": revision,
+                          "content_sha256": digest, "record": record.model_dump(mode="json"),
+                          "sent_at": utcnow()}
+                (self.updates if code in self.sent and code not in self.inserts
+                 else self.inserts)[code] = values
+                self.sent[code] = values
+                if self.emit:
+                    outbox.record(session, NationalDossierSyncedV1(
+                        record_id=record_id, dossier_code=code, revision=revision,
+                        content_sha256=digest, record=record, occurred_at=utcnow(),
+                    ), province=ctx.province, key=code, sequence=revision)
+                    ctx.stats.national_sent += 1
+            fact.national_synced = True
+            fact.fee_data_synced = bool(record.DanhSachLePhi)
+        else:
+            fact.national_synced = False
+            fact.fee_data_synced = False
+        entry = records.progress_entry(fact, row) if self.emit else None
+        if entry is not None:
+            outbox.record(session, NationalProgressSyncedV1(
+                entry_id=records.stable_id("progress", row.event_id), dossier_code=code,
+                entry=entry, occurred_at=row.occurred_at,
+            ), province=ctx.province, key=code, sequence=row.sequence)
+            ctx.stats.progress_sent += 1
+        # Each EMC step once, as soon as its facts are known (any delivery order).
+        sent_steps = self.emc[code]
+        for step in records.emc_steps(fact, events):
+            if step.tracking_id in sent_steps:
+                continue
+            sent_steps.add(step.tracking_id)
+            self.emc_rows.append({"tracking_id": step.tracking_id, "dossier_code": code,
+                                  "status": step.Status, "sent_at": utcnow()})
+            if self.emit:
+                outbox.record(session, step, province=ctx.province, key=code)
+                ctx.stats.emc_sent += 1
+
+    async def write(self, session: AsyncSession) -> None:
+        if self.inserts:
+            await session.execute(insert(_SYNC), list(self.inserts.values()))
+        if self.updates:
+            await session.execute(
+                update(_SYNC).where(_SYNC.c.dossier_code == bindparam("b_code")).values(
+                    {c: bindparam(c) for c in ("record_id", "revision", "content_sha256",
+                                               "record", "sent_at")}),
+                [{"b_code": code, **{k: v for k, v in values.items() if k != "dossier_code"}}
+                 for code, values in self.updates.items()])
+        if self.emc_rows:
+            await session.execute(insert(_EMC), self.emc_rows)
 
 
 async def dossier_counts(session: AsyncSession, *, agency_code: str | None,

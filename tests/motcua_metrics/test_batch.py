@@ -1,0 +1,159 @@
+"""A batch of events projected together (``facts.service.apply_many``, through the
+consumers' batch handlers) leaves exactly what the same events applied one at a time
+leave: facts, national records, EMC steps, index aggregates, and the events sent on,
+dossier by dossier in the same order. Real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from motcua.calendar import Calendar
+from motcua.consumer import causation
+from motcua.db import create_engine, outbox_table, session_factory
+from motcua.events import Envelope
+from motcua.migrate import upgrade_async
+from motcua_metrics import migrations_dir
+from motcua_metrics.consumers import batch_handlers, handlers
+from motcua_metrics.facts import service as facts
+from motcua_metrics.facts.models import DossierFact, EmcSent, NationalSync
+from motcua_metrics.index import aggregates as agg
+from motcua_metrics.index.config import Agency, Units, load_index_config
+from tests.motcua_metrics.scenario import Event
+from tests.motcua_metrics.test_aggregates import random_events
+
+PROVINCE = "TAGG"  # random_events' province
+#: Columns that hold the time of the projection itself, not a fact of the events.
+CLOCK = {"updated_at", "sent_at", "occurred_at"}
+
+
+@pytest.fixture
+async def engines(make_database) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    """Two fresh, migrated metrics databases: one event at a time, and in batches."""
+    made = []
+    for name in ("one_by_one", "batched"):
+        url = await make_database(name)
+        await upgrade_async(migrations_dir(), url)
+        made.append(create_engine(url))
+    yield made[0], made[1]
+    for engine in made:
+        await engine.dispose()
+
+
+def _ctx() -> facts.ProjectionContext:
+    units = Units({f"000.0{a}.17.{PROVINCE}": Agency(f"000.0{a}.17.{PROVINCE}",
+                                                     commune=f"{PROVINCE}.C{a}")
+                   for a in "123"})
+    return facts.ProjectionContext(province=PROVINCE, calendar=Calendar(),
+                                   config=load_index_config(), units=units)
+
+
+def _envelope(e: Event) -> Envelope:
+    return Envelope.wrap(e.data, province=PROVINCE, key=e.key, sequence=e.sequence)
+
+
+async def _one_by_one(engine: AsyncEngine, envelopes: list[tuple[Envelope, Any]],
+                      ctx: facts.ProjectionContext) -> None:
+    by_type = {t: h for per in handlers(ctx).values() for t, h in per.items()}
+    sessions = session_factory(engine)
+    for envelope, data in envelopes:
+        async with sessions() as session, session.begin():
+            with causation(envelope):
+                await by_type[envelope.type](envelope, data, session)
+
+
+async def _batched(engine: AsyncEngine, envelopes: list[tuple[Envelope, Any]],
+                   ctx: facts.ProjectionContext) -> list[tuple[int, int]]:
+    """Each run of one consumer's events to its batch handler, in one transaction, as
+    the consumer runner does. Per run: its events and the statements it took (besides
+    the catalog's)."""
+    durable = {t: d for d, per in handlers(ctx).items() for t in per}
+    batch = batch_handlers(ctx)
+    sessions = session_factory(engine)
+    statements = [0]
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "catalog_" not in statement:  # catalog publications are applied one by one
+            statements[0] += 1
+
+    runs: list[list[tuple[Envelope, Any]]] = []
+    for item in envelopes:
+        if runs and durable[runs[-1][0][0].type] == durable[item[0].type]:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    out = []
+    for run in runs:
+        async with sessions() as session, session.begin():
+            statements[0] = 0
+            await batch[durable[run[0][0].type]](run, session)
+            out.append((len(run), statements[0]))
+    event.remove(engine.sync_engine, "before_cursor_execute", _count)
+    return out
+
+
+async def _state(engine: AsyncEngine) -> dict[str, Any]:
+    """Everything the projection wrote, without its own clock."""
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        await agg.compact(session)
+    async with sessions() as session:
+        out: dict[str, Any] = {}
+        for model in (DossierFact, NationalSync, EmcSent):
+            table = model.__table__
+            rows = (await session.execute(select(table))).mappings().all()
+            out[table.name] = sorted(
+                (json.dumps({k: v for k, v in r.items() if k not in CLOCK}, default=str,
+                            sort_keys=True) for r in rows))
+        out["index"] = await agg.compacted_rows(session)
+        sent: dict[str, list[str]] = {}
+        for r in await session.execute(select(outbox_table).order_by(outbox_table.c.seq)):
+            envelope = Envelope.from_bytes(r.payload)
+            data = {k: v for k, v in envelope.data.items() if k not in CLOCK}
+            sent.setdefault(r.aggregate_key, []).append(json.dumps(
+                [envelope.type, envelope.sequence, envelope.causationid, data],
+                sort_keys=True, default=str))
+        out["sent"] = sent
+    return out
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+async def test_batches_leave_what_one_event_at_a_time_leaves(
+        engines: tuple[AsyncEngine, AsyncEngine], seed: int) -> None:
+    rnd = random.Random(seed)
+    events = random_events(seed, dossiers=35)
+    rnd.shuffle(events)
+    durable = {t: d for d, per in handlers(_ctx()).items() for t in per}
+    shuffled = [(env, e.data) for e in events if (env := _envelope(e)).type in durable]
+    assert len(shuffled) > 150
+    # A delivery order with runs of one consumer's events (each consumer's batches),
+    # the consumers interleaved.
+    envelopes = []
+    for start in range(0, len(shuffled), 60):
+        envelopes += sorted(shuffled[start:start + 60], key=lambda x: durable[x[0].type])
+
+    alone, together = _ctx(), _ctx()
+    await _one_by_one(engines[0], envelopes, alone)
+    runs = await _batched(engines[1], envelopes, together)
+
+    expected, got = await _state(engines[0]), await _state(engines[1])
+    assert len(expected["dossier_fact"]) == 35
+    assert expected["national_sync"] and expected["emc_sent"] and expected["index"]
+    assert sum(len(v) for v in expected["sent"].values()) > 100
+    for name in expected:
+        assert got[name] == expected[name], name
+    assert (together.stats.applied, together.stats.national_sent,
+            together.stats.progress_sent, together.stats.emc_sent) == (
+        alone.stats.applied, alone.stats.national_sent, alone.stats.progress_sent,
+        alone.stats.emc_sent)
+    # Rows are read and written per batch, not per event: a run of many events takes
+    # about as many statements as one event alone.
+    assert max(size for size, _ in runs) >= 20
+    assert max(n for _, n in runs) <= 14, runs
