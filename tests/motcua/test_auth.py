@@ -22,6 +22,8 @@ from motcua.auth import (
     OptionalPrincipal,
     Principal,
     StaticKeys,
+    TokenExpired,
+    TokenInvalid,
     TokenVerifier,
     require,
     undeclared_routes,
@@ -371,6 +373,83 @@ class TestJwksCache:
         jwks.down = True
         clock.now += 3601
         assert (await client.get("/me", headers=bearer(issuer.token()))).status_code == 200
+
+
+class TestVerifiedTokens:
+    """A verified token is remembered until it expires: no second signature check, but
+    still refused once expired or once its key is withdrawn."""
+
+    class Keys:
+        def __init__(self, issuer: Issuer) -> None:
+            self.issuer = issuer
+            self.withdrawn: set[str] = set()
+
+        async def get(self, kid: str) -> Any:
+            if kid in self.withdrawn:
+                return None
+            return await StaticKeys(self.issuer.jwks()).get(kid)
+
+    @pytest.fixture
+    def decodes(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """Every token whose signature is checked."""
+        import motcua.auth as auth
+        seen: list[str] = []
+        real = auth.jwt.decode
+
+        def counting(token: Any, *args: Any, **kwargs: Any) -> Any:
+            seen.append(token)
+            return real(token, *args, **kwargs)
+
+        monkeypatch.setattr(auth.jwt, "decode", counting)
+        return seen
+
+    def _verifier(self, issuer: Issuer, clock: Clock, **kwargs: Any) -> TokenVerifier:
+        return TokenVerifier(self.Keys(issuer), issuer=ISSUER, audience=AUDIENCE,
+                             clock=clock, **kwargs)
+
+    async def test_a_token_sent_again_is_not_verified_again(self, issuer, decodes) -> None:
+        clock = Clock()
+        clock.now = time.time()
+        verifier = self._verifier(issuer, clock)
+        one, two = issuer.token(), issuer.token("officer")
+        first = await verifier.verify(one)
+        assert await verifier.verify(one) == first
+        assert (await verifier.verify(two)).kind == "officer"
+        assert decodes == [one, two]
+
+    async def test_a_remembered_token_expires(self, issuer, decodes) -> None:
+        clock = Clock()
+        clock.now = float(int(time.time()))
+        verifier = self._verifier(issuer, clock, leeway_s=30)
+        token = issuer.token(exp=int(clock.now) + 60)
+        await verifier.verify(token)
+        clock.now += 60 + 30  # the last accepted second (exp + leeway)
+        await verifier.verify(token)
+        clock.now += 1
+        with pytest.raises(TokenExpired):
+            await verifier.verify(token)
+        assert len(decodes) == 1
+
+    async def test_a_remembered_token_of_a_withdrawn_key_is_refused(self, issuer) -> None:
+        clock = Clock()
+        clock.now = time.time()
+        verifier = self._verifier(issuer, clock)
+        token = issuer.token()
+        await verifier.verify(token)
+        verifier.keys.withdrawn.add(issuer.key.kid)  # type: ignore[attr-defined]
+        with pytest.raises(TokenInvalid):
+            await verifier.verify(token)
+
+    async def test_the_memory_is_bounded(self, issuer, decodes) -> None:
+        clock = Clock()
+        clock.now = time.time()
+        verifier = self._verifier(issuer, clock, cache_size=2)
+        tokens = [issuer.token(jti=f"t-{n}") for n in range(3)]
+        for token in tokens:
+            await verifier.verify(token)
+        await verifier.verify(tokens[2])  # still remembered
+        await verifier.verify(tokens[0])  # the least recent one was forgotten
+        assert decodes == [*tokens, tokens[0]]
 
 
 class TestDeclarations:

@@ -5,7 +5,10 @@ keys published at ``/.well-known/jwks.json``. Every service verifies them here:
 signature against the cached JWKS (refetched on an unknown ``kid``, at most once per
 ``auth_jwks_min_refresh_s``), algorithm pinned to :data:`ALGORITHMS` (so ``alg=none``
 and HMAC-with-the-public-key are refused before any key is touched), ``iss``, ``aud``,
-``exp``, ``nbf`` and ``iat`` with a small leeway.
+``exp``, ``nbf`` and ``iat`` with a small leeway. A token that passed is remembered
+until it expires (a bounded cache keyed by the whole token): a client that sends the
+same token again costs a dictionary lookup and a key check instead of an ECDSA
+verification, and is refused as soon as the token expires or its key leaves the JWKS.
 
 An endpoint declares its callers with a dependency::
 
@@ -36,6 +39,7 @@ import asyncio
 import hashlib
 import hmac
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -289,7 +293,8 @@ class TokenVerifier:
     """Verifies mesh access tokens and turns their claims into a :class:`Principal`."""
 
     def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway_s: int = 30,
-                 algorithms: Collection[str] = ALGORITHMS) -> None:
+                 algorithms: Collection[str] = ALGORITHMS, cache_size: int = 4096,
+                 clock: Callable[[], float] = time.time) -> None:
         unsafe = {a for a in algorithms if a == "none" or a.startswith("HS")}
         if unsafe:
             raise ValueError(f"algorithms not allowed for mesh tokens: {sorted(unsafe)}")
@@ -298,6 +303,10 @@ class TokenVerifier:
         self.audience = audience
         self.leeway = leeway_s
         self.algorithms = tuple(algorithms)
+        self._clock = clock
+        self._cache_size = cache_size
+        #: Token → (caller, its key id, the last second it is accepted), least recent first.
+        self._verified: OrderedDict[str, tuple[Principal, str, float]] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: MeshSettings, *,
@@ -311,6 +320,26 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         """The caller named by a valid token; :class:`Unauthorized` otherwise."""
+        known = self._verified.get(token)
+        if known is not None:
+            principal, kid, until = known
+            if self._clock() > until:
+                del self._verified[token]
+                raise TokenExpired("the token has expired")
+            if await self.keys.get(kid) is None:  # the key was withdrawn
+                del self._verified[token]
+                raise TokenInvalid("unknown signing key")
+            self._verified.move_to_end(token)
+            return principal
+        principal, kid, until = await self._verify(token)
+        if self._cache_size > 0:
+            self._verified[token] = (principal, kid, until)
+            if len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, str, float]:
+        """Full verification: the caller, the key id and the last second it is valid."""
         try:
             header = jws.extract_compact(token.encode("ascii")).headers()
         except (JoseError, ValueError, UnicodeError) as exc:
@@ -339,7 +368,7 @@ class TokenVerifier:
             raise TokenExpired("the token has expired") from exc
         except JoseError as exc:
             raise TokenInvalid(_describe(exc)) from exc
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), kid, float(claims["exp"]) + self.leeway
 
 
 def _describe(exc: JoseError) -> str:
