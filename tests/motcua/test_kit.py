@@ -174,3 +174,44 @@ class TestStopTasks:
         await stop_tasks([task], round_s=0.01, give_up_s=0.05)
         assert not task.done()
         task.get_coro().close()  # type: ignore[union-attr]
+
+
+class TestAfterCommit:
+    """``db.after_commit`` runs an action once the outermost transaction commits, and never
+    for a transaction or savepoint that rolled back (real SQLite and PostgreSQL)."""
+
+    async def test_commit_savepoints_rollback_and_close(self, make_database) -> None:
+        from sqlalchemy import text
+
+        from motcua.db import after_commit, create_engine, session_factory
+
+        engine = create_engine(await make_database("after_commit"))
+        sessions = session_factory(engine)
+        ran: list[str] = []
+        try:
+            async with sessions() as session, session.begin():
+                after_commit(session, lambda: ran.append("outer"))
+                async with session.begin_nested():
+                    after_commit(session, lambda: ran.append("released"))
+                assert ran == []  # a released savepoint commits nothing yet
+                with contextlib.suppress(RuntimeError):
+                    async with session.begin_nested():
+                        after_commit(session, lambda: ran.append("rolled back"))
+                        raise RuntimeError
+                await session.execute(text("SELECT 1"))
+            assert ran == ["outer", "released"]
+
+            ran.clear()
+            with contextlib.suppress(RuntimeError):
+                async with sessions() as session, session.begin():
+                    after_commit(session, lambda: ran.append("failed"))
+                    raise RuntimeError
+            session = sessions()
+            await session.execute(text("SELECT 1"))
+            after_commit(session, lambda: ran.append("closed"))
+            await session.close()  # ended without a commit
+            async with session.begin():  # the same session, a new transaction
+                await session.execute(text("SELECT 1"))
+            assert ran == []
+        finally:
+            await engine.dispose()

@@ -5,6 +5,7 @@ dossier by dossier in the same order. Real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from collections.abc import AsyncIterator
@@ -110,8 +111,8 @@ async def _state(engine: AsyncEngine) -> dict[str, Any]:
             table = model.__table__
             rows = (await session.execute(select(table))).mappings().all()
             out[table.name] = sorted(
-                (json.dumps({k: v for k, v in r.items() if k not in CLOCK}, default=str,
-                            sort_keys=True) for r in rows))
+                json.dumps({k: v for k, v in r.items() if k not in CLOCK}, default=str,
+                            sort_keys=True) for r in rows)
         out["index"] = await agg.compacted_rows(session)
         sent: dict[str, list[str]] = {}
         for r in await session.execute(select(outbox_table).order_by(outbox_table.c.seq)):
@@ -157,3 +158,24 @@ async def test_batches_leave_what_one_event_at_a_time_leaves(
     # about as many statements as one event alone.
     assert max(size for size, _ in runs) >= 20
     assert max(n for _, n in runs) <= 14, runs
+
+
+async def test_only_committed_projections_are_counted(
+        engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    """The Prometheus counters follow the commit: a batch rolled back (as a consumer's
+    first run of a batch that then fails) counts nothing, so its re-run counts once."""
+    ctx = _ctx()
+    events = random_events(5, dossiers=3)
+    durable = {t: d for d, per in handlers(ctx).items() for t in per}
+    items = [(env, e.data) for e in events if (env := _envelope(e)).type in durable]
+    sessions = session_factory(engines[0])
+    with contextlib.suppress(RuntimeError):
+        async with sessions() as session, session.begin():
+            await facts.apply_many(session, items, ctx)
+            raise RuntimeError("a later message of the batch failed")
+    assert (sum(ctx.stats.applied.values()), ctx.stats.ignored,
+            ctx.stats.national_sent) == (0, 0, 0)
+    async with sessions() as session, session.begin():
+        await facts.apply_many(session, items, ctx)
+    assert sum(ctx.stats.applied.values()) + ctx.stats.ignored == len(items)
+    assert ctx.stats.national_sent >= 3 and ctx.stats.last_freshness_s is not None

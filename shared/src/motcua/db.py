@@ -12,7 +12,7 @@ each service's Alembic migrations create them next to its own tables.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -189,6 +190,55 @@ def side_engine(engine: AsyncEngine) -> AsyncEngine:
 def session_factory(engine: AsyncEngine, **info: Any) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit; ``info`` is copied to each."""
     return async_sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+_AFTER_COMMIT = "motcua_after_commit"
+
+
+def after_commit(session: AsyncSession | Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once the outermost transaction of ``session`` has committed.
+
+    It never runs if that transaction, or a savepoint it was registered in, rolls back:
+    the place for what a transaction does outside the database (in-process counters,
+    notices), so a consumer batch that fails and is re-run counts once.
+    """
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    where = sync.get_nested_transaction() or sync.get_transaction()
+    sync.info.setdefault(_AFTER_COMMIT, []).append((where, action))
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    # Also fired when a savepoint is released: its changes commit only with the outer
+    # transaction, so wait for that one.
+    if session.in_nested_transaction():
+        return
+    for _, action in session.info.pop(_AFTER_COMMIT, ()):
+        action()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _discard_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    pending = session.info.get(_AFTER_COMMIT)
+    if pending:
+        pending[:] = [(where, action) for where, action in pending
+                      if not _within(where, previous)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_the_end(session: Session, transaction: SessionTransaction) -> None:
+    # The outermost transaction ended without its commit having run them (a close
+    # without commit): they belong to nothing any more.
+    if transaction.parent is None:
+        session.info.pop(_AFTER_COMMIT, None)
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 async def ping(engine: AsyncEngine) -> None:

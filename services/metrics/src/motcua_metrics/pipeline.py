@@ -93,7 +93,7 @@ class PipelineFigures:
         yield sent
         fresh = GaugeMetricFamily("motcua_metrics_freshness_seconds",
                                   "Event time to projection, for the last event applied")
-        fresh.add_metric([], self.stats.last_freshness_s)
+        fresh.add_metric([], self.stats.last_freshness_s or 0.0)
         yield fresh
         facts = GaugeMetricFamily("motcua_metrics_dossier_facts", "Dossier facts",
                                   labels=["state"])

@@ -41,7 +41,7 @@ from motcua_metrics.catalog.models import CatalogAgency as CA
 from motcua_metrics.catalog.models import CatalogRevision
 from motcua_metrics.catalog.models import CatalogVersion as CV
 from motcua_metrics.facts.models import DossierFact as F
-from motcua_metrics.facts.service import ProjectionContext
+from motcua_metrics.facts.service import ProjectionContext, counting
 from motcua_metrics.index.config import CatalogRules
 from motcua_metrics.index.periods import Period, UnitKind
 
@@ -90,7 +90,7 @@ async def apply(session: AsyncSession, envelope: Envelope, data: ProcedurePublis
             province_code=agency.rsplit(".", 1)[-1], commune_code=ctx.units.get(agency).commune,
         ).on_conflict_do_nothing(index_elements=["procedure_code", "version", "agency_code"]))
     await bump_revision(session)
-    ctx.stats.applied["intake"] += 1
+    counting(session, ctx).applied["intake"] += 1
 
 
 async def bump_revision(session: AsyncSession) -> None:

@@ -28,7 +28,7 @@ from motcua import outbox
 from motcua.calendar import Calendar
 from motcua.consumer import causation
 from motcua.contracts.metrics import NationalDossierSyncedV1, NationalProgressSyncedV1
-from motcua.db import utcnow
+from motcua.db import after_commit, utcnow
 from motcua.events import Envelope
 from motcua_metrics.facts.models import DossierEvent, DossierFact, EmcSent, NationalSync
 from motcua_metrics.facts.projection import EventRow, fold
@@ -39,7 +39,8 @@ from motcua_metrics.national import records
 
 @dataclass
 class ProjectionStats:
-    """Counters exported to Prometheus."""
+    """Counters exported to Prometheus (of committed projections only: see
+    :func:`counting`)."""
 
     applied: Counter[str] = field(default_factory=Counter)
     ignored: int = 0
@@ -47,7 +48,25 @@ class ProjectionStats:
     progress_sent: int = 0
     emc_sent: int = 0
     #: Seconds from the event's envelope time to its application, for the last event.
-    last_freshness_s: float = 0.0
+    last_freshness_s: float | None = None
+
+    def add(self, other: ProjectionStats) -> None:
+        """Count ``other`` in too."""
+        self.applied.update(other.applied)
+        self.ignored += other.ignored
+        self.national_sent += other.national_sent
+        self.progress_sent += other.progress_sent
+        self.emc_sent += other.emc_sent
+        if other.last_freshness_s is not None:
+            self.last_freshness_s = other.last_freshness_s
+
+
+def counting(session: AsyncSession, ctx: ProjectionContext) -> ProjectionStats:
+    """Counters for this transaction's projections, added to ``ctx.stats`` when (and only
+    if) it commits: a consumer batch that fails and is re-run is counted once."""
+    staged = ProjectionStats()
+    after_commit(session, lambda: ctx.stats.add(staged))
+    return staged
 
 
 @dataclass
@@ -82,12 +101,13 @@ async def apply_many(session: AsyncSession, items: Sequence[tuple[Envelope, Any]
     at a time, so each national progress entry, EMC step and record revision is the one
     that event alone would have produced.
     """
+    stats = counting(session, ctx)
     todo: dict[str, list[tuple[Envelope, EventRow]]] = {}
     agencies: dict[str, str] = {}
     for envelope, data in items:
         code = getattr(data, "dossier_code", None)
         if not code:
-            ctx.stats.ignored += 1  # an account-level event: nothing per dossier to project
+            stats.ignored += 1  # an account-level event: nothing per dossier to project
             continue
         occurred = getattr(data, "occurred_at", None) or _event_time(data) or envelope.time
         todo.setdefault(code, []).append((envelope, EventRow(
@@ -113,7 +133,7 @@ async def apply_many(session: AsyncSession, items: Sequence[tuple[Envelope, Any]
             known[e.dossier_code].append(EventRow(
                 event_id=e.event_id, source=e.source, event_type=e.event_type,
                 sequence=e.sequence, occurred_at=e.occurred_at, data=e.data))
-    sync = _Sync(ctx, emit) if ctx.national_sync else None
+    sync = _Sync(ctx, stats, emit) if ctx.national_sync else None
     if sync is not None:
         await sync.load(session, codes)
     params = aggregates.Params.of(ctx.config)
@@ -132,8 +152,8 @@ async def apply_many(session: AsyncSession, items: Sequence[tuple[Envelope, Any]
             if sync is not None:
                 with causation(envelope):
                     sync.step(session, fact, events, row)
-            ctx.stats.applied[row.source] += 1
-            ctx.stats.last_freshness_s = max(0.0, (utcnow() - envelope.time).total_seconds())
+            stats.applied[row.source] += 1
+            stats.last_freshness_s = max(0.0, (utcnow() - envelope.time).total_seconds())
         aggregates.contribute(fact, params, change, 1)  # the fact's counts now
     await session.execute(_UPDATE_FACT, [
         {"b_code": code, **{c: getattr(facts[code], c) for c in _FACT_VALUES}}
@@ -182,8 +202,8 @@ class _Sync:
     """National records, progress entries and EMC steps of a batch's dossiers: read
     together, decided event by event, written together."""
 
-    def __init__(self, ctx: ProjectionContext, emit: bool) -> None:
-        self.ctx, self.emit = ctx, emit
+    def __init__(self, ctx: ProjectionContext, stats: ProjectionStats, emit: bool) -> None:
+        self.ctx, self.stats, self.emit = ctx, stats, emit
         self.sent: dict[str, dict[str, Any]] = {}
         self.emc: dict[str, set[str]] = {}
         self.inserts: dict[str, dict[str, Any]] = {}
@@ -224,7 +244,7 @@ class _Sync:
                         record_id=record_id, dossier_code=code, revision=revision,
                         content_sha256=digest, record=record, occurred_at=utcnow(),
                     ), province=ctx.province, key=code, sequence=revision)
-                    ctx.stats.national_sent += 1
+                    self.stats.national_sent += 1
             fact.national_synced = True
             fact.fee_data_synced = bool(record.DanhSachLePhi)
         else:
@@ -236,7 +256,7 @@ class _Sync:
                 entry_id=records.stable_id("progress", row.event_id), dossier_code=code,
                 entry=entry, occurred_at=row.occurred_at,
             ), province=ctx.province, key=code, sequence=row.sequence)
-            ctx.stats.progress_sent += 1
+            self.stats.progress_sent += 1
         # Each EMC step once, as soon as its facts are known (any delivery order).
         sent_steps = self.emc[code]
         for step in records.emc_steps(fact, events):
@@ -247,7 +267,7 @@ class _Sync:
                                   "status": step.Status, "sent_at": utcnow()})
             if self.emit:
                 outbox.record(session, step, province=ctx.province, key=code)
-                ctx.stats.emc_sent += 1
+                self.stats.emc_sent += 1
 
     async def write(self, session: AsyncSession) -> None:
         if self.inserts:
