@@ -383,11 +383,16 @@ class TestVerifiedTokens:
         def __init__(self, issuer: Issuer) -> None:
             self.issuer = issuer
             self.withdrawn: set[str] = set()
+            self.reload()
+
+        def reload(self) -> None:
+            """A fresh key set with the same keys (as after a JWKS refetch)."""
+            self.static = StaticKeys(self.issuer.jwks())
 
         async def get(self, kid: str) -> Any:
             if kid in self.withdrawn:
                 return None
-            return await StaticKeys(self.issuer.jwks()).get(kid)
+            return await self.static.get(kid)
 
     @pytest.fixture
     def decodes(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -430,26 +435,43 @@ class TestVerifiedTokens:
             await verifier.verify(token)
         assert len(decodes) == 1
 
-    async def test_a_remembered_token_of_a_withdrawn_key_is_refused(self, issuer) -> None:
+    async def test_a_remembered_token_of_a_withdrawn_key_is_refused(self, issuer,
+                                                                    decodes) -> None:
         clock = Clock()
         clock.now = time.time()
         verifier = self._verifier(issuer, clock)
         token = issuer.token()
         await verifier.verify(token)
+        await verifier.verify(token)
+        assert decodes == [token]  # remembered
         verifier.keys.withdrawn.add(issuer.key.kid)  # type: ignore[attr-defined]
         with pytest.raises(TokenInvalid):
             await verifier.verify(token)
+
+    async def test_after_a_key_set_reload_a_token_is_verified_again(self, issuer,
+                                                                   decodes) -> None:
+        clock = Clock()
+        clock.now = time.time()
+        verifier = self._verifier(issuer, clock)
+        token = issuer.token()
+        await verifier.verify(token)
+        verifier.keys.reload()  # type: ignore[attr-defined]
+        await verifier.verify(token)  # checked against the key as published now
+        await verifier.verify(token)
+        assert decodes == [token, token]
 
     async def test_the_memory_is_bounded(self, issuer, decodes) -> None:
         clock = Clock()
         clock.now = time.time()
         verifier = self._verifier(issuer, clock, cache_size=2)
         tokens = [issuer.token(jti=f"t-{n}") for n in range(3)]
-        for token in tokens:
-            await verifier.verify(token)
-        await verifier.verify(tokens[2])  # still remembered
-        await verifier.verify(tokens[0])  # the least recent one was forgotten
-        assert decodes == [*tokens, tokens[0]]
+        await verifier.verify(tokens[0])
+        await verifier.verify(tokens[1])
+        await verifier.verify(tokens[0])  # used again: now the most recent
+        await verifier.verify(tokens[2])  # forgets the least recently used, tokens[1]
+        await verifier.verify(tokens[0])
+        await verifier.verify(tokens[1])
+        assert decodes == [tokens[0], tokens[1], tokens[2], tokens[1]]
 
 
 class TestDeclarations:

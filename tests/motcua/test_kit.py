@@ -213,5 +213,8 @@ class TestAfterCommit:
             async with session.begin():  # the same session, a new transaction
                 await session.execute(text("SELECT 1"))
             assert ran == []
+            async with sessions() as idle:  # nothing begun: nothing to tie the action to
+                with pytest.raises(RuntimeError):
+                    after_commit(idle, lambda: ran.append("no transaction"))
         finally:
             await engine.dispose()

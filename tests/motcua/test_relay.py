@@ -131,6 +131,13 @@ async def test_a_transactions_events_are_written_in_one_statement_in_order(
             for code in ("D9", "D1", "D5", "D3", "D7"):
                 recorded.append(outbox.record(session, TestWake._event(code),
                                               province="H56", key=code).id)
+            # Rows are kept in the order recorded, not sorted by their event ids (the
+            # mapper's key): ids made descending on purpose.
+            for n in (3, 2, 1):
+                row = outbox.OutboxRow(event_id=f"z-{n}", subject="s", event_type="t",
+                                       aggregate_key="D1", payload=b"{}", created_at=utcnow())
+                session.add(row)
+                recorded.append(row.event_id)
         assert inserts == [True]
         async with engine.connect() as conn:
             rows = (await conn.execute(select(

@@ -305,8 +305,8 @@ class TokenVerifier:
         self.algorithms = tuple(algorithms)
         self._clock = clock
         self._cache_size = cache_size
-        #: Token → (caller, its key id, the last second it is accepted), least recent first.
-        self._verified: OrderedDict[str, tuple[Principal, str, float]] = OrderedDict()
+        #: Token → (caller, key id, key, the last second it is accepted), least recent first.
+        self._verified: OrderedDict[str, tuple[Principal, str, Key, float]] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: MeshSettings, *,
@@ -322,24 +322,29 @@ class TokenVerifier:
         """The caller named by a valid token; :class:`Unauthorized` otherwise."""
         known = self._verified.get(token)
         if known is not None:
-            principal, kid, until = known
+            principal, kid, key, until = known
             if self._clock() > until:
-                del self._verified[token]
+                self._verified.pop(token, None)
                 raise TokenExpired("the token has expired")
-            if await self.keys.get(kid) is None:  # the key was withdrawn
-                del self._verified[token]
+            current = await self.keys.get(kid)
+            if current is None:  # the key was withdrawn
+                self._verified.pop(token, None)
                 raise TokenInvalid("unknown signing key")
-            self._verified.move_to_end(token)
-            return principal
-        principal, kid, until = await self._verify(token)
+            if current is key:
+                if token in self._verified:  # (another request may have dropped it)
+                    self._verified.move_to_end(token)
+                return principal
+            # The key set was reloaded: verify again against the key as published now.
+        principal, kid, key, until = await self._verify(token)
         if self._cache_size > 0:
-            self._verified[token] = (principal, kid, until)
+            self._verified[token] = (principal, kid, key, until)
             if len(self._verified) > self._cache_size:
                 self._verified.popitem(last=False)
         return principal
 
-    async def _verify(self, token: str) -> tuple[Principal, str, float]:
-        """Full verification: the caller, the key id and the last second it is valid."""
+    async def _verify(self, token: str) -> tuple[Principal, str, Key, float]:
+        """Full verification: the caller, the key (and its id) that signed the token, and
+        the last second it is valid."""
         try:
             header = jws.extract_compact(token.encode("ascii")).headers()
         except (JoseError, ValueError, UnicodeError) as exc:
@@ -368,7 +373,7 @@ class TokenVerifier:
             raise TokenExpired("the token has expired") from exc
         except JoseError as exc:
             raise TokenInvalid(_describe(exc)) from exc
-        return principal_from_claims(claims), kid, float(claims["exp"]) + self.leeway
+        return principal_from_claims(claims), kid, key, float(claims["exp"]) + self.leeway
 
 
 def _describe(exc: JoseError) -> str:

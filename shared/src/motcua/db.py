@@ -12,6 +12,7 @@ each service's Alembic migrations create them next to its own tables.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -204,6 +205,8 @@ def after_commit(session: AsyncSession | Session, action: Callable[[], None]) ->
     """
     sync = session.sync_session if isinstance(session, AsyncSession) else session
     where = sync.get_nested_transaction() or sync.get_transaction()
+    if where is None:
+        raise RuntimeError("after_commit needs a transaction in progress")
     sync.info.setdefault(_AFTER_COMMIT, []).append((where, action))
 
 
@@ -214,7 +217,10 @@ def _run_after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return
     for _, action in session.info.pop(_AFTER_COMMIT, ()):
-        action()
+        try:
+            action()
+        except Exception:  # the transaction is committed: nothing to undo, keep going
+            logging.getLogger("motcua.db").exception("after_commit_action_failed")
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -99,6 +99,8 @@ def batch_handlers(ctx: facts.ProjectionContext) -> dict[str, BatchHandler]:
             if envelope.type in catalog_types:
                 with causation(envelope):
                     await catalog.apply(session, envelope, data, ctx)
+            elif envelope.type not in projected:  # claimed, so it must not pass unapplied
+                raise LookupError(f"no projection of {envelope.type}")
         await facts.apply_many(session, [(e, d) for e, d in items if e.type in projected], ctx)
 
     return {durable: project for durable in {*PROJECTED, *CATALOG}}
