@@ -5,6 +5,7 @@ dossier by dossier in the same order. Real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import random
@@ -179,3 +180,56 @@ async def test_only_committed_projections_are_counted(
         await facts.apply_many(session, items, ctx)
     assert sum(ctx.stats.applied.values()) + ctx.stats.ignored == len(items)
     assert ctx.stats.national_sent >= 3 and ctx.stats.last_freshness_s is not None
+
+
+async def test_overlapping_batches_wait_for_each_other_and_see_each_others_events(
+        engines: tuple[AsyncEngine, AsyncEngine], backend: str) -> None:
+    """Two consumers' batches about the same dossiers, delivered in opposite orders: the
+    second waits on the first's locked fact rows (no deadlock: both lock in code order),
+    then folds the first's committed events too, so the result is the one-by-one one."""
+    if backend == "sqlite":
+        pytest.skip("SQLite serves one process per database file: one writer at a time")
+    from sqlalchemy import text
+
+    from motcua.testing import wait_for
+
+    ctx = _ctx()
+    events = random_events(7, dossiers=4)
+    durable = {t: d for d, per in handlers(ctx).items() for t in per}
+    items = [(env, e.data) for e in events
+             if (env := _envelope(e)).type in durable and getattr(e.data, "dossier_code", None)]
+    codes = sorted({d.dossier_code for _, d in items})
+    assert len(codes) == 4
+    # Every other event in each batch, in reverse order: both batches are about the same
+    # dossiers, delivered in orders that would deadlock if each locked in its own order.
+    first, second = items[::2][::-1], items[1::2][::-1]
+    assert {d.dossier_code for _, d in first} == {d.dossier_code for _, d in second}
+
+    await _one_by_one(engines[0], first + second, _ctx())
+    sessions = session_factory(engines[1])
+    async with sessions() as one:
+        await one.begin()
+        await facts.apply_many(one, first, ctx)
+        pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def other() -> None:
+            async with sessions() as two, two.begin():
+                pid.set_result(int(await two.scalar(text("SELECT pg_backend_pid()"))))
+                await facts.apply_many(two, second, ctx)
+
+        task = asyncio.create_task(other())
+        backend_pid = await pid
+
+        async def waiting() -> bool:
+            async with sessions() as probe:
+                return await probe.scalar(text(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": backend_pid}) == "Lock"
+
+        await wait_for(waiting, what="the second batch waiting on the first's rows")
+        await one.commit()
+    await task
+    expected, got = await _state(engines[0]), await _state(engines[1])
+    assert expected["national_sync"] and expected["sent"]
+    for name in expected:
+        assert got[name] == expected[name], name
