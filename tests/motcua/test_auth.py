@@ -408,14 +408,15 @@ class TestVerifiedTokens:
         monkeypatch.setattr(auth.jwt, "decode", counting)
         return seen
 
-    def _verifier(self, issuer: Issuer, clock: Clock, **kwargs: Any) -> TokenVerifier:
-        return TokenVerifier(self.Keys(issuer), issuer=ISSUER, audience=AUDIENCE,
-                             clock=clock, **kwargs)
+    def _rig(self, issuer: Issuer, **kwargs: Any) -> tuple[TokenVerifier, Keys, Clock]:
+        """A verifier on :class:`Keys` whose clock starts at the current whole second."""
+        keys, clock = self.Keys(issuer), Clock()
+        clock.now = float(int(time.time()))
+        return (TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, clock=clock, **kwargs),
+                keys, clock)
 
     async def test_a_token_sent_again_is_not_verified_again(self, issuer, decodes) -> None:
-        clock = Clock()
-        clock.now = time.time()
-        verifier = self._verifier(issuer, clock)
+        verifier, _, _ = self._rig(issuer)
         one, two = issuer.token(), issuer.token("officer")
         first = await verifier.verify(one)
         assert await verifier.verify(one) == first
@@ -423,9 +424,7 @@ class TestVerifiedTokens:
         assert decodes == [one, two]
 
     async def test_a_remembered_token_expires(self, issuer, decodes) -> None:
-        clock = Clock()
-        clock.now = float(int(time.time()))
-        verifier = self._verifier(issuer, clock, leeway_s=30)
+        verifier, _, clock = self._rig(issuer, leeway_s=30)
         token = issuer.token(exp=int(clock.now) + 60)
         await verifier.verify(token)
         clock.now += 60 + 30  # the last accepted second (exp + leeway)
@@ -437,33 +436,27 @@ class TestVerifiedTokens:
 
     async def test_a_remembered_token_of_a_withdrawn_key_is_refused(self, issuer,
                                                                     decodes) -> None:
-        clock = Clock()
-        clock.now = time.time()
-        verifier = self._verifier(issuer, clock)
+        verifier, keys, _ = self._rig(issuer)
         token = issuer.token()
         await verifier.verify(token)
         await verifier.verify(token)
         assert decodes == [token]  # remembered
-        verifier.keys.withdrawn.add(issuer.key.kid)  # type: ignore[attr-defined]
+        keys.withdrawn.add(issuer.key.kid)
         with pytest.raises(TokenInvalid):
             await verifier.verify(token)
 
     async def test_after_a_key_set_reload_a_token_is_verified_again(self, issuer,
                                                                    decodes) -> None:
-        clock = Clock()
-        clock.now = time.time()
-        verifier = self._verifier(issuer, clock)
+        verifier, keys, _ = self._rig(issuer)
         token = issuer.token()
         await verifier.verify(token)
-        verifier.keys.reload()  # type: ignore[attr-defined]
+        keys.reload()
         await verifier.verify(token)  # checked against the key as published now
         await verifier.verify(token)
         assert decodes == [token, token]
 
     async def test_the_memory_is_bounded(self, issuer, decodes) -> None:
-        clock = Clock()
-        clock.now = time.time()
-        verifier = self._verifier(issuer, clock, cache_size=2)
+        verifier, _, _ = self._rig(issuer, cache_size=2)
         tokens = [issuer.token(jti=f"t-{n}") for n in range(3)]
         await verifier.verify(tokens[0])
         await verifier.verify(tokens[1])

@@ -32,6 +32,8 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -191,6 +193,12 @@ def side_engine(engine: AsyncEngine) -> AsyncEngine:
 def session_factory(engine: AsyncEngine, **info: Any) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit; ``info`` is copied to each."""
     return async_sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """``insert`` of the session's dialect, which has ``on_conflict_do_nothing`` and
+    ``on_conflict_do_update`` (PostgreSQL and SQLite alike)."""
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
 _AFTER_COMMIT = "motcua_after_commit"

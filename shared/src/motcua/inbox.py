@@ -4,16 +4,14 @@ A redelivered event finds its id already claimed and changes nothing; if the eff
 transaction rolls back, so does the claim, and the redelivery applies it.
 """
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.db import inbox_table, utcnow
+from motcua.db import dialect_insert, inbox_table, utcnow
 
 
 async def claim(session: AsyncSession, *, consumer: str, event_id: str, event_type: str) -> bool:
     """Record that ``consumer`` handles ``event_id``; False if it already did."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     result = await session.execute(
         insert(inbox_table)
         .values(consumer=consumer, event_id=event_id, event_type=event_type,
@@ -26,7 +24,7 @@ async def claim_many(session: AsyncSession, *, consumer: str,
                      events: list[tuple[str, str]]) -> set[str]:
     """Record that ``consumer`` handles each ``(event_id, event_type)`` in one statement;
     the ids it had not handled before."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     now = utcnow()
     rows = [{"consumer": consumer, "event_id": event_id, "event_type": event_type,
              "processed_at": now} for event_id, event_type in events]

@@ -28,13 +28,12 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, case, delete, distinct, exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from motcua.calendar import TIMEZONE, Calendar
 from motcua.contracts.intake import ProcedurePublishedV1
+from motcua.db import dialect_insert
 from motcua.events import Envelope
 from motcua_metrics.catalog import rules
 from motcua_metrics.catalog.models import CatalogAgency as CA
@@ -72,7 +71,7 @@ async def apply(session: AsyncSession, envelope: Envelope, data: ProcedurePublis
         "missing_content": list(data.missing_content),
         "missing_count": len(data.missing_content),
     }
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     await session.execute(insert(CV).values(procedure_code=code, version=version, **values)
                           .on_conflict_do_nothing(index_elements=["procedure_code", "version"]))
     row = await session.get(CV, (code, version), with_for_update=True, populate_existing=True)

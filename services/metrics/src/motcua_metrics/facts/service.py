@@ -14,21 +14,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua import outbox
 from motcua.calendar import Calendar
 from motcua.consumer import causation
 from motcua.contracts.metrics import NationalDossierSyncedV1, NationalProgressSyncedV1
-from motcua.db import after_commit, utcnow
+from motcua.db import after_commit, dialect_insert, utcnow
 from motcua.events import Envelope
 from motcua_metrics.facts.models import DossierEvent, DossierFact, EmcSent, NationalSync
 from motcua_metrics.facts.projection import EventRow, fold
@@ -119,20 +117,14 @@ async def apply_many(session: AsyncSession, items: Sequence[tuple[Envelope, Any]
         return
     codes = sorted(todo)
     facts = await _locked_facts(session, codes, agencies)
-    await session.execute(insert(_EVENTS), [{
-        "event_id": r.event_id, "dossier_code": code, "source": r.source,
-        "event_type": r.event_type, "sequence": r.sequence, "occurred_at": r.occurred_at,
-        "data": r.data} for code in codes for _, r in todo[code]])
+    await session.execute(insert(_EVENTS), [
+        {"dossier_code": code, **{f: getattr(r, f) for f in _ROW}}
+        for code in codes for _, r in todo[code]])
     fresh = {r.event_id for code in codes for _, r in todo[code]}
     known: dict[str, list[EventRow]] = {code: [] for code in codes}
-    for e in await session.execute(select(
-            _EVENTS.c.dossier_code, _EVENTS.c.event_id, _EVENTS.c.source, _EVENTS.c.event_type,
-            _EVENTS.c.sequence, _EVENTS.c.occurred_at, _EVENTS.c.data,
-    ).where(_EVENTS.c.dossier_code.in_(codes))):
+    for e in await session.execute(select(_EVENTS).where(_EVENTS.c.dossier_code.in_(codes))):
         if e.event_id not in fresh:
-            known[e.dossier_code].append(EventRow(
-                event_id=e.event_id, source=e.source, event_type=e.event_type,
-                sequence=e.sequence, occurred_at=e.occurred_at, data=e.data))
+            known[e.dossier_code].append(EventRow(**{f: getattr(e, f) for f in _ROW}))
     sync = _Sync(ctx, stats, emit) if ctx.national_sync else None
     if sync is not None:
         await sync.load(session, codes)
@@ -168,6 +160,8 @@ _FACTS = DossierFact.__table__
 _EVENTS = DossierEvent.__table__
 _SYNC = NationalSync.__table__
 _EMC = EmcSent.__table__
+#: The columns of a stored event that the fold reads (all but its dossier code).
+_ROW = [f.name for f in fields(EventRow)]
 _FACT_VALUES = [c.name for c in _FACTS.columns if not c.primary_key]
 _UPDATE_FACT = update(_FACTS).where(_FACTS.c.dossier_code == bindparam("b_code")).values(
     {c: bindparam(c) for c in _FACT_VALUES})
@@ -181,16 +175,12 @@ def _event_time(data: Any) -> datetime | None:
     return None
 
 
-def _upsert(session: AsyncSession) -> Any:
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-
-
 async def _locked_facts(session: AsyncSession, codes: list[str],
                         agencies: dict[str, str]) -> dict[str, SimpleNamespace]:
     """The fact rows of ``codes`` (created if missing), locked in code order."""
     now = utcnow()
     await session.execute(
-        _upsert(session)(_FACTS).on_conflict_do_nothing(index_elements=["dossier_code"]),
+        dialect_insert(session)(_FACTS).on_conflict_do_nothing(index_elements=["dossier_code"]),
         [{"dossier_code": c, "agency_code": agencies[c], "status_sequence": 0,
           "updated_at": now} for c in codes])
     rows = await session.execute(select(_FACTS).where(_FACTS.c.dossier_code.in_(codes))

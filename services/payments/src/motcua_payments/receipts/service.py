@@ -7,13 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua import outbox
 from motcua.contracts.payments import ReceiptCancelledV1, ReceiptIssuedV1
-from motcua.db import utcnow
+from motcua.db import dialect_insert, utcnow
 from motcua.ids import new_id
 from motcua_payments.context import PaymentsContext
 from motcua_payments.errors import ReceiptAlreadyCancelled, ReceiptNotFound
@@ -26,7 +24,7 @@ from motcua_payments.receipts.models import CANCELLED, ISSUED, Receipt, ReceiptC
 async def next_number(session: AsyncSession, agency_code: str, kind: str, year: int) -> int:
     """Take the next number of a series atomically (one upsert; the row or write lock
     serialises concurrent takers, so two receipts never share a number)."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     stmt = insert(ReceiptCounter).values(agency_code=agency_code, kind=kind, year=year,
                                          last_value=1)
     stmt = stmt.on_conflict_do_update(

@@ -44,11 +44,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.contracts.payments import AssessmentSettledV1, FeeAssessedV1
+from motcua.db import dialect_insert
 from motcua.events import Envelope
 from motcua.logging import get_logger
 from motcua_workflow.actors import SYSTEM
@@ -79,7 +78,7 @@ async def _hold(session: AsyncSession, dossier_code: str) -> PaymentHold:
     for another transaction's uncommitted insert of the same row, and the locking read
     that follows (a fresh snapshot) returns the row as last committed.
     """
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     await session.execute(insert(PaymentHold).values(dossier_code=dossier_code)
                           .on_conflict_do_nothing(index_elements=["dossier_code"]))
     hold = await session.scalar(select(PaymentHold)
