@@ -32,6 +32,7 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import (
@@ -199,6 +200,43 @@ def dialect_insert(session: AsyncSession) -> Any:
     """``insert`` of the session's dialect, which has ``on_conflict_do_nothing`` and
     ``on_conflict_do_update`` (PostgreSQL and SQLite alike)."""
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+async def insert_new(session: AsyncSession, *objects: Any) -> None:
+    """Write new mapped objects with one Core INSERT per table, outside the unit of work.
+
+    For rows a use case creates and does not change again in its transaction (a
+    submission's dossier, documents and timeline): each table's rows go in one
+    executemany, tables in the order they are first named, without the unit of work's
+    bookkeeping. The objects stay transient (not in the session): read them afterwards,
+    do not change them. An unset autoincrement primary key is left to the database.
+    """
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for obj in objects:
+        table, columns, serial = _insert_spec(type(obj))
+        row = {column: getattr(obj, attr) for attr, column in columns}
+        if serial is not None and row[serial] is None:
+            del row[serial]
+        by_table.setdefault(table, []).append(row)
+    for table, rows in by_table.items():
+        await session.execute(table.insert(), rows)
+
+
+_INSERT_SPECS: dict[type, tuple[Table, list[tuple[str, str]], str | None]] = {}
+
+
+def _insert_spec(cls: type) -> tuple[Table, list[tuple[str, str]], str | None]:
+    """A mapped class's table, (attribute, column) pairs and autoincrement column key."""
+    spec = _INSERT_SPECS.get(cls)
+    if spec is None:
+        mapper = sa_inspect(cls)
+        table = mapper.local_table
+        columns = [(prop.key, prop.columns[0].key) for prop in mapper.column_attrs
+                   if prop.columns[0].table is table]
+        serial = table.autoincrement_column
+        spec = _INSERT_SPECS[cls] = (table, columns, serial.key if serial is not None and any(
+            column == serial.key for _, column in columns) else None)
+    return spec
 
 
 _AFTER_COMMIT = "motcua_after_commit"

@@ -39,18 +39,32 @@ _PENDING = "outbox_pending"
 def record(session: AsyncSession, data: EventData, *, province: str, key: str,
            sequence: int | None = None) -> Envelope:
     """Write ``data`` as an event about aggregate ``key`` in the session's transaction."""
+    row = new_row(session, data, province=province, key=key, sequence=sequence)
+    # Added to the unit of work, so it is flushed and committed with the business rows.
+    session.add(row)
+    return row.envelope
+
+
+def new_row(session: AsyncSession, data: EventData, *, province: str, key: str,
+            sequence: int | None = None) -> OutboxRow:
+    """The outbox row of ``data``, for a use case that writes its new rows itself with
+    :func:`motcua.db.insert_new` in this transaction (:func:`record` otherwise): the
+    event exists only once the row is inserted. Its envelope is ``row.envelope``."""
     envelope = Envelope.wrap(data, province=province, key=key, sequence=sequence)
     session.sync_session.info[_PENDING] = True
-    # Added to the unit of work, so it is flushed and committed with the business rows.
-    session.add(OutboxRow(
+    row = OutboxRow(
         event_id=envelope.id, subject=data.subject(province), event_type=envelope.type,
         aggregate_key=key, payload=envelope.to_bytes(), created_at=envelope.time,
-    ))
-    return envelope
+    )
+    row.envelope = envelope
+    return row
 
 
 class OutboxRow:
     """An outbox row as a mapped object, so :func:`record` needs no await."""
+
+    #: The event the row carries (not a column).
+    envelope: Envelope
 
     def __init__(self, **values: Any) -> None:
         for name, value in values.items():

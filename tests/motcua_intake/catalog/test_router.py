@@ -101,6 +101,13 @@ class TestLifecycle:
         received = await intake.client.post(f"/v1/dossiers/{first.json()['code']}/reception",
                                             json={}, headers=clerk)
         assert received.json()["statutory_time"]["amount"] == 2
+        # a new dossier is taken under the new version at once: this process's cached
+        # catalog, the parsed definition included, follows the change
+        again = await intake.client.post("/v1/dossiers", headers=clerk,
+                                         json={**submission, "receive_now": True})
+        assert again.status_code == 201, again.text
+        assert again.json()["procedure_version"] == 3
+        assert again.json()["statutory_time"]["amount"] == 3
 
         expired = await intake.client.post("/v1/procedures/1.999001/publication",
                                            json={"valid_from": "2020-01-01",

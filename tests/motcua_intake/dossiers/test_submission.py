@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from motcua.contracts.intake import DossierReceivedV1, DossierSubmittedV1
+from motcua.db import outbox_table
+from motcua.events import Envelope
 from motcua.testing import Mesh
+from motcua_intake.dossiers.models import DossierHistory
 from tests.e2e.helpers import dossier_body
 from tests.motcua_intake.helpers import (
     PDF,
@@ -58,6 +63,25 @@ class TestChannels:
         detail = (await intake.client.get(f"/v1/dossiers/{online['code']}",
                                           headers=staff(mesh))).json()
         assert [d["source"] for d in detail["documents"]] == ["upload", "upload", "data_store"]
+
+    async def test_received_in_one_step_keeps_the_order_of_lines_and_events(
+            self, mesh: Mesh, intake) -> None:
+        # The submission writes its rows itself (db.insert_new): the timeline and the
+        # outbox still say "submitted" (status 1) before "received" (status 2).
+        code = (await submit(intake, dossier_body(ward(mesh), receive_now=True),
+                             desk(mesh)))["code"]
+        async with intake.runtime.sessions() as session:
+            lines = (await session.execute(
+                select(DossierHistory.kind, DossierHistory.status)
+                .where(DossierHistory.dossier_code == code).order_by(DossierHistory.id))).all()
+            events = (await session.execute(
+                select(outbox_table.c.event_type, outbox_table.c.payload)
+                .where(outbox_table.c.aggregate_key == code)
+                .order_by(outbox_table.c.seq))).all()
+        assert [tuple(line) for line in lines] == [("submitted", 1), ("received", 2)]
+        assert [e.event_type for e in events] == [DossierSubmittedV1.event_type(),
+                                                  DossierReceivedV1.event_type()]
+        assert [Envelope.from_bytes(e.payload).sequence for e in events] == [1, 2]
 
     async def test_routed_to_the_only_competent_agency(self, mesh: Mesh, intake) -> None:
         # Criminal record certificate (3.000333) is decided by the provincial centre only:

@@ -8,13 +8,14 @@ Freshness: a catalog change made through this process (any ORM flush touching a 
 table, or an UPDATE/DELETE statement on one) clears that database's cache when its
 transaction commits, so the process that published a procedure accepts dossiers for it
 at once. Another replica sees the change within ``TTL_S``. The cached objects are
-transient copies (columns only), used read-only by the submission.
+transient copies (columns only), used read-only by the submission, and so is a
+procedure's parsed definition, kept with the copy it was parsed from.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from motcua_intake.catalog.models import Agency, Procedure, ProcedureAgency, ProcedureRevision
 from motcua_intake.catalog.repository import CatalogRepository
+from motcua_intake.catalog.schemas import ProcedureDefinition
 
 #: Seconds an entry is trusted (bounds how stale another replica's view can be).
 TTL_S = 2.0
@@ -64,6 +66,18 @@ class CachedCatalog:
     async def procedure(self, code: str) -> Procedure | None:
         """A procedure by national or local code."""
         return await self._get("procedure", code, self.repo.procedure)
+
+    def definition(self, procedure: Procedure) -> ProcedureDefinition:
+        """The parsed definition of a procedure this cache returned, parsed once per cached
+        copy (shared with other requests: read it, do not change it)."""
+        source = procedure.definition
+        hit = self._entries.get(("definition", procedure.national_code))
+        if hit is not None and hit[1][0] is source:
+            return cast(ProcedureDefinition, hit[1][1])
+        parsed = ProcedureDefinition.model_validate(source)
+        self._entries[("definition", procedure.national_code)] = (time.monotonic(),
+                                                                   (source, parsed))
+        return parsed
 
     async def roles(self, code: str) -> dict[str, set[str]]:
         """Agencies by role for a procedure (copies: callers may not change the cache)."""

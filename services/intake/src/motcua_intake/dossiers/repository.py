@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import bindparam, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +45,19 @@ class DossierFilter:
     overdue_at: datetime | None = None
 
 
+@functools.cache
+def _next_sequence(dialect: str) -> Any:
+    """The counter upsert of ``dialect``, built once (on the table: a Core statement)."""
+    table = DossierSequence.__table__
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table).values(agency_code=bindparam("agency_code"), day=bindparam("day"),
+                                last_value=1)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.agency_code, table.c.day],
+        set_={"last_value": table.c.last_value + 1},
+    ).returning(table.c.last_value)
+
+
 class DossierRepository:
     """All dossier queries."""
 
@@ -69,18 +83,14 @@ class DossierRepository:
         number is taken inside it (no gaps).
         """
         engine = self.session.bind
-        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(DossierSequence).values(agency_code=agency_code, day=day, last_value=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["agency_code", "day"],
-            set_={"last_value": DossierSequence.last_value + 1},
-        ).returning(DossierSequence.last_value)
+        stmt = _next_sequence(engine.dialect.name)
+        values = {"agency_code": agency_code, "day": day}
         if engine.dialect.name == "postgresql":
             # One statement in autocommit: atomic by itself, no BEGIN/COMMIT round trips.
             async with side_engine(engine).connect() as conn:
-                value = (await conn.execute(stmt)).scalar_one()
+                value = (await conn.execute(stmt, values)).scalar_one()
             return int(value)
-        return int((await self.session.execute(stmt)).scalar_one())
+        return int((await self.session.execute(stmt, values)).scalar_one())
 
     async def documents(self, code: str) -> list[DossierDocument]:
         """Documents of a dossier, in the order they were handed in."""

@@ -4,6 +4,7 @@ caller's transaction (so a refused request leaves nothing behind).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
@@ -22,7 +23,7 @@ from motcua.contracts.intake import (
     DossierWithdrawnV1,
     StatutoryTime,
 )
-from motcua.db import utcnow
+from motcua.db import insert_new, utcnow
 from motcua.errors import FieldError, ValidationFailed
 from motcua.ids import new_id
 from motcua_intake.access import is_uploader, owner_ref_of
@@ -219,22 +220,23 @@ async def _check_documents(session: AsyncSession, documents: list[DocumentIn],
     return found
 
 
-def _add_documents(session: AsyncSession, dossier: Dossier, documents: list[DocumentIn],
-                   found: dict[str, Any], *, stage: str, at: datetime,
-                   request_id: str | None = None) -> int:
-    count = 0
+def _documents(dossier: Dossier, documents: list[DocumentIn], found: dict[str, Any], *,
+               stage: str, at: datetime,
+               request_id: str | None = None) -> list[DossierDocument]:
+    """The document rows of ``documents`` (one per attachment, or one without); marks the
+    attachments as part of the dossier."""
+    rows = []
     for doc in documents:
         for attachment_id in doc.attachment_ids or [None]:
-            session.add(DossierDocument(
+            rows.append(DossierDocument(
                 id=new_id(), dossier_code=dossier.code, component_code=doc.component_code,
                 source=doc.source, attachment_id=attachment_id,
                 data_store_ref=doc.data_store_ref, copies=doc.copies, stage=stage,
                 supplement_request_id=request_id, created_at=at))
-            count += 1
         for attachment_id in doc.attachment_ids:
             found[attachment_id].dossier_code = dossier.code
             found[attachment_id].attached_at = at
-    return count
+    return rows
 
 
 async def submit(session: AsyncSession, body: DossierSubmit, desk: Desk,
@@ -259,7 +261,7 @@ async def submit(session: AsyncSession, body: DossierSubmit, desk: Desk,
             field="procedure_code", code="procedure.not_available",
             message=f"status {procedure.status}, in force {procedure.valid_from} to "
                     f"{procedure.valid_to}")])
-    definition = ProcedureDefinition.model_validate(procedure.definition)
+    definition = repo.definition(procedure)
     if definition.statutory_time.for_channel(body.channel) is None:
         raise ProcedureNotConfigured(errors=[FieldError(
             field="procedure_code", code="procedure.not_configured",
@@ -298,11 +300,11 @@ async def submit(session: AsyncSession, body: DossierSubmit, desk: Desk,
         submitted_at=now, submitted_by=who.subject, awaited=[_awaiting_reception()],
         supplement_count=0, case_sequence=0, updated_at=now, version=1,
     )
-    session.add(dossier)
-    await session.flush()  # the dossier row exists before rows that point at it
-    _add_documents(session, dossier, body.documents, found, stage="submission", at=now)
-    _history(session, dossier, "submitted", now)
-    outbox.record(session, DossierSubmittedV1(
+    # Rows written once: Core inserts (db.insert_new), not the unit of work. The
+    # submitted line and event are taken before a same-step reception changes the dossier.
+    rows: list[Any] = [*_documents(dossier, body.documents, found, stage="submission",
+                                   at=now), _history_row(dossier, "submitted", now)]
+    rows.append(outbox.new_row(session, DossierSubmittedV1(
         dossier_code=dossier.code, agency_code=dossier.agency_code,
         procedure_code=dossier.procedure_code, status=dossier.status, occurred_at=now,
         channel=body.channel, reception_point=reception_point,
@@ -310,10 +312,10 @@ async def submit(session: AsyncSession, body: DossierSubmit, desk: Desk,
         bundle_code=procedure.national_code if definition.bundle else None,
         member_procedures=definition.bundle.member_codes() if definition.bundle else [],
         owner_ref=desk.owner_ref(dossier), vneid_verified=who.kind == "citizen",
-    ), province=desk.province, key=dossier.code, sequence=dossier.version)
+    ), province=desk.province, key=dossier.code, sequence=dossier.version))
     if body.receive_now:
-        _receive(session, dossier, definition, desk, by=who.subject, at=now)
-    await session.flush()
+        _receive(session, dossier, definition, desk, by=who.subject, at=now, add=rows.append)
+    await insert_new(session, dossier, *rows)
     return dossier
 
 
@@ -346,7 +348,10 @@ async def definition_for(session: AsyncSession, dossier: Dossier) -> ProcedureDe
 
 
 def _receive(session: AsyncSession, dossier: Dossier, definition: ProcedureDefinition,
-             desk: Desk, *, by: str | None, at: datetime) -> None:
+             desk: Desk, *, by: str | None, at: datetime,
+             add: Callable[[Any], None] | None = None) -> None:
+    """Receive ``dossier`` now; its timeline line and event row go to ``add`` (default:
+    the session's unit of work)."""
     statutory = definition.statutory_time
     amount = statutory.for_channel(dossier.channel)
     if amount is None or statutory.unit is None:
@@ -358,10 +363,10 @@ def _receive(session: AsyncSession, dossier: Dossier, definition: ProcedureDefin
     used = StatutoryTime(amount=amount, unit=statutory.unit, cutoff=statutory.cutoff)
     dossier.receive(at=at, due_at=due.due_at.astimezone(UTC), statutory_time=used.model_dump(),
                     explanation={"vi": due.explain("vi"), "en": due.explain("en")}, by=by)
-    _history(session, dossier, "received", at,
-             note_vi=f"Hẹn trả kết quả: {_local(due.due_at)}",
-             note_en=f"Appointment: {_local(due.due_at)}")
-    outbox.record(session, DossierReceivedV1(
+    add = add or session.add
+    add(_history_row(dossier, "received", at, note_vi=f"Hẹn trả kết quả: {_local(due.due_at)}",
+                     note_en=f"Appointment: {_local(due.due_at)}"))
+    add(outbox.new_row(session, DossierReceivedV1(
         dossier_code=dossier.code, agency_code=dossier.agency_code,
         procedure_code=dossier.procedure_code, status=dossier.status, occurred_at=at,
         channel=dossier.channel, received_at=at, due_at=due.due_at, statutory_time=used,
@@ -369,7 +374,7 @@ def _receive(session: AsyncSession, dossier: Dossier, definition: ProcedureDefin
         owner_ref=desk.owner_ref(dossier),
         exemptions_claimed=dossier.exemptions_claimed or [],
         fee_lines=fees.contract_lines(definition, dossier.channel, business_today(at)),
-    ), province=desk.province, key=dossier.code, sequence=dossier.version)
+    ), province=desk.province, key=dossier.code, sequence=dossier.version))
 
 
 async def receive(session: AsyncSession, code: str, desk: Desk, *,
@@ -422,15 +427,16 @@ async def supplement(session: AsyncSession, code: str, body: DossierSupplement,
                                    owner_ref_key=desk.owner_ref_key)
     now = utcnow()
     dossier.supplement(at=now)
-    count = _add_documents(session, dossier, body.documents, found, stage="supplement",
-                           at=now, request_id=body.supplement_request_id)
+    documents = _documents(dossier, body.documents, found, stage="supplement", at=now,
+                           request_id=body.supplement_request_id)
+    session.add_all(documents)
     _history(session, dossier, "supplemented", now,
              note_vi=f"Đã bổ sung {len(body.documents)} thành phần hồ sơ.",
              note_en=f"{len(body.documents)} component(s) supplied.")
     outbox.record(session, DossierSupplementedV1(
         dossier_code=dossier.code, agency_code=dossier.agency_code,
         procedure_code=dossier.procedure_code, status=dossier.status, occurred_at=now,
-        supplement_request_id=body.supplement_request_id, document_count=count,
+        supplement_request_id=body.supplement_request_id, document_count=len(documents),
         owner_ref=desk.owner_ref(dossier),
     ), province=desk.province, key=dossier.code, sequence=dossier.version)
     await session.flush()
@@ -529,7 +535,14 @@ def _local(at: datetime) -> str:
 def _history(session: AsyncSession, dossier: Dossier, kind: str, at: datetime, *,
              note_vi: str | None = None, note_en: str | None = None,
              source: str = "intake") -> None:
+    session.add(_history_row(dossier, kind, at, note_vi=note_vi, note_en=note_en,
+                             source=source))
+
+
+def _history_row(dossier: Dossier, kind: str, at: datetime, *, note_vi: str | None = None,
+                 note_en: str | None = None, source: str = "intake") -> DossierHistory:
+    """A timeline line at the dossier's current status."""
     label_vi, label_en = STATUS_LABELS.get(dossier.status, (str(dossier.status),) * 2)
-    session.add(DossierHistory(dossier_code=dossier.code, at=at, status=dossier.status,
-                               kind=kind, source=source, note_vi=note_vi or label_vi,
-                               note_en=note_en or label_en))
+    return DossierHistory(dossier_code=dossier.code, at=at, status=dossier.status, kind=kind,
+                          source=source, note_vi=note_vi or label_vi,
+                          note_en=note_en or label_en)
