@@ -17,7 +17,7 @@ from motcua.config import DEFAULT_NATS_PORT, service_settings
 from motcua.contracts import REGISTRY
 from motcua.contracts.intake import DossierSubmittedV1
 from motcua.db import utcnow
-from motcua.events import Envelope
+from motcua.events import Envelope, EventData
 from motcua.logging import configure_logging, correlation_id_var, get_logger
 from motcua.registry import discover
 from motcua.streams import CONSUMERS, PRODUCERS, topology
@@ -100,6 +100,42 @@ class TestTopology:
     def test_ack_wait_can_be_set_for_a_whole_province(self) -> None:
         assert {c.ack_wait for _, c in topology("H56").consumers} == {30.0}
         assert {c.ack_wait for _, c in topology("H56", ack_wait_s=5).consumers} == {5.0}
+
+    def test_subjects_match_as_nats_matches_them(self) -> None:
+        from motcua.streams import subject_matches
+
+        assert subject_matches("motcua.H56.workflow.case.>", "motcua.H56.workflow.case.started")
+        assert subject_matches("motcua.*.intake.>", "motcua.H56.intake.dossier.submitted")
+        assert not subject_matches("motcua.H56.workflow.case.>", "motcua.H56.workflow.case")
+        assert not subject_matches("motcua.H56.workflow.case.extended",
+                                   "motcua.H56.workflow.case.extended.more")
+        assert not subject_matches("motcua.H56.workflow.case.*",
+                                   "motcua.H56.workflow.task.created")
+
+    def test_intake_is_delivered_only_the_case_events_it_mirrors(self) -> None:
+        from motcua.contracts import workflow as wf
+        from motcua_intake.consumers import handlers
+
+        spec = next(c for c in CONSUMERS if c.durable == "intake-workflow")
+        mirrored = set(handlers()["intake-workflow"])
+        for contract in vars(wf).values():
+            if isinstance(contract, type) and issubclass(contract, EventData) \
+                    and contract.__module__ == wf.__name__ and "event" in vars(contract):
+                delivered = spec.receives(contract.subject("H56"), "H56")
+                assert delivered == (contract.event_type() in mirrored), contract
+
+    def test_a_service_refuses_a_handler_its_filters_never_deliver(self) -> None:
+        from motcua.contracts.workflow import CaseStartedV1
+        from motcua.service import create_service_app
+
+        async def handler(*_: object) -> None:
+            pass
+
+        settings = service_settings("intake")(province="H56")
+        with pytest.raises(ValueError, match=r"intake-workflow.*case\.started"):
+            create_service_app(settings, title="t", description="", routers=[],
+                               handlers={"intake-workflow": {
+                                   CaseStartedV1.event_type(): handler}})
 
 
 class TestRegistry:
@@ -218,3 +254,34 @@ class TestAfterCommit:
                     after_commit(idle, lambda: ran.append("no transaction"))
         finally:
             await engine.dispose()
+
+
+async def test_provisioning_again_narrows_an_existing_durables_filter(
+        nats_server, monkeypatch) -> None:
+    """A province provisioned under an older topology (intake-workflow reading every case
+    event) gets the current filters when provisioned again, on a real nats-server."""
+    import dataclasses
+
+    import nats
+
+    from motcua import streams
+    from motcua.testing import fresh_province
+
+    province = fresh_province()
+    current = next(c for c in CONSUMERS if c.durable == "intake-workflow")
+    older = tuple(dataclasses.replace(c, filters=("case.>",)) if c is current else c
+                  for c in CONSUMERS)
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        monkeypatch.setattr(streams, "CONSUMERS", older)
+        await streams.provision(js, province)
+        stream = current.stream(province)
+        info = await js.consumer_info(stream, current.durable)
+        assert info.config.filter_subjects == [f"motcua.{province}.workflow.case.>"]
+        monkeypatch.undo()
+        await streams.provision(js, province)
+        info = await js.consumer_info(stream, current.durable)
+        assert info.config.filter_subjects == current.filter_subjects(province)
+    finally:
+        await nc.close()

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from motcua.bus import Bus
 from motcua.config import ServiceSettings
 from motcua.consumer import BatchHandler, ConsumerRunner, Handler
+from motcua.contracts import REGISTRY
 from motcua.db import create_engine, ping, session_factory
 from motcua.errors import install_problem_handlers
 from motcua.http import BodyLimitMiddleware, MetricsMiddleware, RequestContextMiddleware
@@ -150,6 +151,11 @@ def create_service_app(
     unknown = set(handlers) - {c.durable for c in CONSUMERS if c.owner == settings.service}
     if unknown:
         raise ValueError(f"handlers for consumers not in the topology: {sorted(unknown)}")
+    for spec in CONSUMERS:
+        never = [t for t in handlers.get(spec.durable, {}) if t in REGISTRY
+                 and not spec.receives(REGISTRY[t].subject(settings.province), settings.province)]
+        if never:
+            raise ValueError(f"{spec.durable}'s filters never deliver {sorted(never)}")
     batch_handlers = batch_handlers or {}
     if set(batch_handlers) - set(handlers):
         raise ValueError("batch handlers for consumers without per-event handlers: "

@@ -24,7 +24,7 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-TOPOLOGY_VERSION = 3
+TOPOLOGY_VERSION = 4
 
 #: Subject token of each producing service.
 PRODUCERS = ("intake", "workflow", "payments", "identity", "metrics")
@@ -49,13 +49,30 @@ class ConsumerSpec:
         """Full subjects this consumer receives."""
         return [f"motcua.{province}.{self.source}.{f}" for f in self.filters]
 
+    def receives(self, subject: str, province: str) -> bool:
+        """Whether a message on ``subject`` is delivered to this consumer."""
+        return any(subject_matches(f, subject) for f in self.filter_subjects(province))
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` is one token, a final ``>`` one or more tokens."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(have) == len(want)
+
 
 #: Who consumes what. A consumer owns its inbox, so one durable per (owner, source).
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("workflow-intake", owner="workflow", source="intake", filters=("dossier.>",)),
     ConsumerSpec("workflow-payments", owner="workflow", source="payments",
                  filters=("assessment.assessed", "assessment.settled")),
-    ConsumerSpec("intake-workflow", owner="intake", source="workflow", filters=("case.>",)),
+    # Only what intake mirrors for public tracking (not tasks, transfers, alerts, ...).
+    ConsumerSpec("intake-workflow", owner="intake", source="workflow",
+                 filters=("case.status_changed", "case.supplement_requested", "case.extended")),
     ConsumerSpec("payments-intake", owner="payments", source="intake", filters=("dossier.>",)),
     ConsumerSpec("identity-workflow", owner="identity-bridge", source="workflow",
                  filters=("case.completed",)),

@@ -5,7 +5,9 @@ Intake mirrors what workflow reports after reception: the national status (4, 5,
 applicant (the items of a supplement request, payment at 6, collecting the result at 9)
 and extensions with their reason. Statuses intake decides itself (1, 2, 3, 7) are never
 taken from workflow; the event ``sequence`` (the case's version) drops stale ones.
-Other case events (transfers, tasks, alerts) are internal and acked unread.
+Other case events (transfers, tasks, alerts) are internal: the durable's filter
+(``motcua.streams``) leaves them out, and the service refuses to start with a handler
+its filter would never deliver.
 """
 
 from __future__ import annotations
