@@ -8,7 +8,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, event, func, inspect, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    event,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from motcua import outbox
@@ -33,6 +43,14 @@ class Child(_Base):
                                     primary_key=True, autoincrement=True)
     parent_code: Mapped[str] = mapped_column(ForeignKey("parent.code"))
     note: Mapped[str] = mapped_column(String(50))
+    rank: Mapped[int] = mapped_column(Integer, default=7)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Stamped(_Base):
+    __tablename__ = "stamped"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), server_default="plain")
 
 
 def _event(code: str) -> DossierSubmittedV1:
@@ -116,3 +134,32 @@ async def test_a_row_that_breaks_a_constraint_fails_at_once(rig: Any) -> None:
                                  Parent(code="P3", label="twice"))
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Parent)) == 0
+
+
+async def test_unset_attributes_are_written_as_the_unit_of_work_writes_them(rig: Any) -> None:
+    sessions = rig.sessions
+    async with sessions() as session, session.begin():
+        session.add(Parent(code="P4", label="pending"))  # flushed first: the rows' parent
+        await insert_new(session, Child(parent_code="P4", note="core"),
+                         Child(parent_code="P4", note="core", rank=2, extra={"a": 1}))
+        session.add(Child(parent_code="P4", note="orm"))
+    async with sessions() as session:
+        got = (await session.execute(
+            select(Child.note, Child.rank, Child.extra.is_(None)).order_by(Child.id))).all()
+    # The default applies, and an unset JSON column is SQL NULL (not JSON null) either way.
+    assert [tuple(r) for r in got] == [("core", 7, True), ("core", 2, False),
+                                       ("orm", 7, True)]
+
+
+async def test_what_it_cannot_write_as_the_unit_of_work_would_is_refused(rig: Any) -> None:
+    sessions = rig.sessions
+    async with sessions() as session, session.begin():
+        with pytest.raises(ValueError, match=r"Stamped\.kind"):
+            await insert_new(session, Stamped(code="S1"))  # the server default: set it
+        with pytest.raises(ValueError, match="some rows only"):
+            await insert_new(session, Parent(code="P5", label="x"),
+                             Child(parent_code="P5", note="a"),
+                             Child(id=100, parent_code="P5", note="b"))
+    async with sessions() as session:
+        for table in (Parent.__table__, Child.__table__, Stamped.__table__):
+            assert await session.scalar(select(func.count()).select_from(table)) == 0

@@ -41,3 +41,21 @@ class TestExtension:
         view = await wait_for(moved, what="new appointment")
         assert datetime.fromisoformat(view["due_at"]) == new_due
         assert "Cần xác minh thêm" in view["timeline"][-1]["note_vi"]
+
+
+def test_intake_is_delivered_only_the_case_events_it_mirrors() -> None:
+    """Its durable's filter names exactly the workflow events it has handlers for."""
+    from motcua.contracts import workflow as wf
+    from motcua.events import EventData
+    from motcua.streams import CONSUMERS
+    from motcua_intake.consumers import handlers
+
+    spec = next(c for c in CONSUMERS if c.durable == "intake-workflow")
+    mirrored = set(handlers()["intake-workflow"])
+    contracts = [c for c in vars(wf).values() if isinstance(c, type)
+                 and issubclass(c, EventData) and c.__module__ == wf.__name__
+                 and "event" in vars(c)]
+    assert len(contracts) > len(mirrored) == 3
+    for contract in contracts:
+        delivered = spec.receives(contract.subject("H56"), "H56")
+        assert delivered == (contract.event_type() in mirrored), contract

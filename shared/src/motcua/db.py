@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    null,
     text,
 )
 from sqlalchemy import inspect as sa_inspect
@@ -196,10 +198,11 @@ def session_factory(engine: AsyncEngine, **info: Any) -> async_sessionmaker[Asyn
     return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
-def dialect_insert(session: AsyncSession) -> Any:
-    """``insert`` of the session's dialect, which has ``on_conflict_do_nothing`` and
-    ``on_conflict_do_update`` (PostgreSQL and SQLite alike)."""
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+def dialect_insert(session: AsyncSession | str) -> Any:
+    """``insert`` of the session's dialect (or of the dialect named), which has
+    ``on_conflict_do_nothing`` and ``on_conflict_do_update`` (PostgreSQL and SQLite alike)."""
+    name = session if isinstance(session, str) else session.bind.dialect.name
+    return pg_insert if name == "postgresql" else sqlite_insert
 
 
 async def insert_new(session: AsyncSession, *objects: Any) -> None:
@@ -207,35 +210,69 @@ async def insert_new(session: AsyncSession, *objects: Any) -> None:
 
     For rows a use case creates and does not change again in its transaction (a
     submission's dossier, documents and timeline): each table's rows go in one
-    executemany, tables in the order they are first named, without the unit of work's
-    bookkeeping. The objects stay transient (not in the session): read them afterwards,
-    do not change them. An unset autoincrement primary key is left to the database.
+    executemany, tables in the order they are first named, rows in the order given,
+    without the unit of work's bookkeeping. Objects pending in the session are flushed
+    first (they may be the parents of these rows). The objects stay transient (not in
+    the session): read them afterwards, do not change them.
+
+    Unset attributes are written as the unit of work writes them: an autoincrement key
+    unset in every row of its table is left to the database, a scalar column default
+    applies, a JSON column holds SQL NULL (not JSON ``null``). An unset column with a
+    server or callable default raises ValueError: set it.
     """
+    if session.sync_session.new:
+        await session.flush()
     by_table: dict[Table, list[dict[str, Any]]] = {}
     for obj in objects:
-        table, columns, serial = _insert_spec(type(obj))
-        row = {column: getattr(obj, attr) for attr, column in columns}
-        if serial is not None and row[serial] is None:
-            del row[serial]
-        by_table.setdefault(table, []).append(row)
+        spec = _insert_spec(type(obj))
+        by_table.setdefault(spec.table, []).append(
+            {column.key: spec.value(attr, column, getattr(obj, attr))
+             for attr, column in spec.columns})
+    for table, rows in by_table.items():  # everything checked before anything is written
+        serial = table.autoincrement_column
+        if serial is not None and serial.key in rows[0]:
+            unset = [row[serial.key] is None for row in rows]
+            if all(unset):
+                by_table[table] = [{k: v for k, v in row.items() if k != serial.key}
+                                   for row in rows]
+            elif any(unset):
+                raise ValueError(f"insert_new: {table.name}.{serial.key} is set in some rows "
+                                 "only")
     for table, rows in by_table.items():
         await session.execute(table.insert(), rows)
 
 
-_INSERT_SPECS: dict[type, tuple[Table, list[tuple[str, str]], str | None]] = {}
+@dataclass(frozen=True)
+class _InsertSpec:
+    """A mapped class's table and its (attribute, column) pairs, for ``insert_new``."""
+
+    cls: type
+    table: Table
+    columns: tuple[tuple[str, Column[Any]], ...]
+
+    def value(self, attr: str, column: Column[Any], value: Any) -> Any:
+        """The value to write for ``attr`` (see ``insert_new`` for unset ones)."""
+        if value is not None or column is self.table.autoincrement_column:
+            return value
+        default = column.default
+        if default is not None and default.is_scalar:
+            return default.arg  # type: ignore[attr-defined]
+        if default is not None or column.server_default is not None:
+            raise ValueError(f"insert_new: set {self.cls.__name__}.{attr} (it has a default)")
+        return null() if column.type.should_evaluate_none else None
 
 
-def _insert_spec(cls: type) -> tuple[Table, list[tuple[str, str]], str | None]:
-    """A mapped class's table, (attribute, column) pairs and autoincrement column key."""
+_INSERT_SPECS: dict[type, _InsertSpec] = {}
+
+
+def _insert_spec(cls: type) -> _InsertSpec:
     spec = _INSERT_SPECS.get(cls)
     if spec is None:
         mapper = sa_inspect(cls)
         table = mapper.local_table
-        columns = [(prop.key, prop.columns[0].key) for prop in mapper.column_attrs
-                   if prop.columns[0].table is table]
-        serial = table.autoincrement_column
-        spec = _INSERT_SPECS[cls] = (table, columns, serial.key if serial is not None and any(
-            column == serial.key for _, column in columns) else None)
+        spec = _INSERT_SPECS[cls] = _InsertSpec(cls, table, tuple(
+            (prop.key, prop.columns[0]) for prop in mapper.column_attrs
+            if prop.columns[0].table is table))
     return spec
 
 

@@ -15,7 +15,8 @@ procedure's parsed definition, kept with the copy it was parsed from.
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+import weakref
+from typing import Any
 
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,9 @@ _CATALOG_TABLES = frozenset(m.__table__.name for m in _CATALOG)
 
 #: engine id → key → (stored at, value)
 _entries: dict[int, dict[tuple[str, str], tuple[float, Any]]] = {}
+#: cached procedure copy → its parsed definition (gone with the copy)
+_definitions: weakref.WeakKeyDictionary[Procedure, ProcedureDefinition] = (
+    weakref.WeakKeyDictionary())
 
 
 def _engine_key(session: Session | AsyncSession) -> int:
@@ -70,13 +74,10 @@ class CachedCatalog:
     def definition(self, procedure: Procedure) -> ProcedureDefinition:
         """The parsed definition of a procedure this cache returned, parsed once per cached
         copy (shared with other requests: read it, do not change it)."""
-        source = procedure.definition
-        hit = self._entries.get(("definition", procedure.national_code))
-        if hit is not None and hit[1][0] is source:
-            return cast(ProcedureDefinition, hit[1][1])
-        parsed = ProcedureDefinition.model_validate(source)
-        self._entries[("definition", procedure.national_code)] = (time.monotonic(),
-                                                                   (source, parsed))
+        parsed = _definitions.get(procedure)
+        if parsed is None:
+            parsed = _definitions[procedure] = ProcedureDefinition.model_validate(
+                procedure.definition)
         return parsed
 
     async def roles(self, code: str) -> dict[str, set[str]]:

@@ -8,11 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.db import UtcDateTime, side_engine
+from motcua.db import UtcDateTime, dialect_insert, side_engine
 from motcua.pagination import after, decode_cursor, encode_cursor, parse_instant
 from motcua_intake.dossiers.models import (
     CLOCK_RUNNING,
@@ -49,9 +47,8 @@ class DossierFilter:
 def _next_sequence(dialect: str) -> Any:
     """The counter upsert of ``dialect``, built once (on the table: a Core statement)."""
     table = DossierSequence.__table__
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table).values(agency_code=bindparam("agency_code"), day=bindparam("day"),
-                                last_value=1)
+    stmt = dialect_insert(dialect)(table).values(
+        agency_code=bindparam("agency_code"), day=bindparam("day"), last_value=1)
     return stmt.on_conflict_do_update(
         index_elements=[table.c.agency_code, table.c.day],
         set_={"last_value": table.c.last_value + 1},
