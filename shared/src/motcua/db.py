@@ -222,37 +222,31 @@ async def insert_new(session: AsyncSession, *objects: Any) -> None:
     """
     if session.sync_session.new:
         await session.flush()
-    by_table: dict[Table, list[dict[str, Any]]] = {}
+    by_table: dict[Table, tuple[_InsertSpec, list[dict[str, Any]]]] = {}
     for obj in objects:
         spec = _insert_spec(type(obj))
-        by_table.setdefault(spec.table, []).append(
+        by_table.setdefault(spec.table, (spec, []))[1].append(
             {column.key: spec.value(attr, column, getattr(obj, attr))
              for attr, column in spec.columns})
-    for table, rows in by_table.items():  # everything checked before anything is written
-        serial = table.autoincrement_column
-        if serial is not None and serial.key in rows[0]:
-            unset = [row[serial.key] is None for row in rows]
-            if all(unset):
-                by_table[table] = [{k: v for k, v in row.items() if k != serial.key}
-                                   for row in rows]
-            elif any(unset):
-                raise ValueError(f"insert_new: {table.name}.{serial.key} is set in some rows "
-                                 "only")
-    for table, rows in by_table.items():
+    # Everything is checked before anything is written.
+    writes = [(table, spec.leave_serial(rows)) for table, (spec, rows) in by_table.items()]
+    for table, rows in writes:
         await session.execute(table.insert(), rows)
 
 
 @dataclass(frozen=True)
 class _InsertSpec:
-    """A mapped class's table and its (attribute, column) pairs, for ``insert_new``."""
+    """A mapped class's table, its (attribute, column) pairs and its mapped autoincrement
+    key, for ``insert_new``."""
 
     cls: type
     table: Table
     columns: tuple[tuple[str, Column[Any]], ...]
+    serial: Column[Any] | None
 
     def value(self, attr: str, column: Column[Any], value: Any) -> Any:
         """The value to write for ``attr`` (see ``insert_new`` for unset ones)."""
-        if value is not None or column is self.table.autoincrement_column:
+        if value is not None or column is self.serial:
             return value
         default = column.default
         if default is not None and default.is_scalar:
@@ -260,6 +254,18 @@ class _InsertSpec:
         if default is not None or column.server_default is not None:
             raise ValueError(f"insert_new: set {self.cls.__name__}.{attr} (it has a default)")
         return null() if column.type.should_evaluate_none else None
+
+    def leave_serial(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``rows`` without the autoincrement key when no row sets it (the database's)."""
+        if self.serial is None:
+            return rows
+        unset = [row[self.serial.key] is None for row in rows]
+        if not any(unset):
+            return rows
+        if not all(unset):
+            raise ValueError(f"insert_new: {self.table.name}.{self.serial.key} is set in "
+                             "some rows only")
+        return [{k: v for k, v in row.items() if k != self.serial.key} for row in rows]
 
 
 _INSERT_SPECS: dict[type, _InsertSpec] = {}
@@ -270,9 +276,12 @@ def _insert_spec(cls: type) -> _InsertSpec:
     if spec is None:
         mapper = sa_inspect(cls)
         table = mapper.local_table
-        spec = _INSERT_SPECS[cls] = _InsertSpec(cls, table, tuple(
-            (prop.key, prop.columns[0]) for prop in mapper.column_attrs
-            if prop.columns[0].table is table))
+        columns = tuple((prop.key, prop.columns[0]) for prop in mapper.column_attrs
+                        if prop.columns[0].table is table)
+        serial = table.autoincrement_column
+        mapped = serial is not None and any(column is serial for _, column in columns)
+        spec = _INSERT_SPECS[cls] = _InsertSpec(cls, table, columns,
+                                                serial if mapped else None)
     return spec
 
 
