@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import inspect
 import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -89,7 +90,8 @@ def postgres_factory(server: PostgresServer) -> DatabaseFactory:
     """Databases on a PostgreSQL server, one fresh database each."""
 
     async def make(name: str) -> str:
-        return await server.create_database(f"t_{new_id().replace('-', '')[:20]}_{name}")
+        # Random, not time-ordered: parallel test workers may share one server.
+        return await server.create_database(f"t_{secrets.token_hex(10)}_{name}")
 
     return make
 
