@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -227,6 +228,26 @@ async def _on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(ServiceBusy(retry_after=1), request)
 
 
+class DatabaseUnavailable(Problem):
+    status = 503
+    code = "database.unavailable"
+    title = "Database connection lost; retry shortly"
+
+
+async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    if not exc.connection_invalidated:
+        return await _on_unexpected(request, exc)
+    # The connection was lost (a database restart, a dropped link). Pools do not ping
+    # before each checkout (motcua.db.create_engine), so this is how a restart shows:
+    # SQLAlchemy has already replaced every older connection of the pool, and the retry
+    # gets a fresh one.
+    log.warning("database_connection_lost", path=request.url.path,
+                error_type=type(exc.orig).__name__)
+    return problem_response(DatabaseUnavailable(
+        "The database connection was lost. Retry; with the same Idempotency-Key a retry "
+        "never applies the request twice.", retry_after=1), request)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__,
               exc_info=exc)
@@ -242,4 +263,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)  # type: ignore[arg-type]
     # Overload (no database connection free in time) is not a bug: 503 with Retry-After.
     app.add_exception_handler(SATimeoutError, _on_pool_timeout)
+    app.add_exception_handler(DBAPIError, _on_database_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from motcua.contracts.intake import DossierReceivedV1, DossierSubmittedV1
 from motcua.db import outbox_table
 from motcua.events import Envelope
-from motcua.testing import Mesh
+from motcua.testing import Mesh, wait_for
 from motcua_intake.dossiers.models import DossierHistory
-from tests.e2e.helpers import dossier_body
+from tests.e2e.helpers import dossier_body, unpublished
 from tests.motcua_intake.helpers import (
     PDF,
     centre,
@@ -215,3 +217,46 @@ class TestRefusedInputs:
             r = await intake.client.post("/v1/dossiers", json=body, headers=clerk)
         assert r.status_code == 201, r.text
         assert r.json()["applicant"]["kind"] == "organisation"
+
+
+class TestDatabaseConnectionLost:
+    """Pools do not ping before each checkout: after a database restart the first
+    statement on an old connection fails, and the request answers 503 instead."""
+
+    async def test_lost_connections_answer_503_then_the_service_recovers(
+            self, mesh: Mesh, intake, backend: str, request: pytest.FixtureRequest) -> None:
+        if backend == "sqlite":
+            pytest.skip("an SQLite connection is a file, not a link that can drop")
+        body = dossier_body(ward(mesh))
+        await submit(intake, body, submitter(mesh, body))
+        # Every server process serving intake's database goes away, as in a restart: the
+        # pooled connections, the relay's leader connection and the counters' pool.
+        server = request.getfixturevalue("postgres")
+        admin = await asyncpg.connect(server.admin_url.replace("+asyncpg", "", 1))
+        try:
+            ended = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = $1", make_url(mesh.urls["intake"]).database)
+        finally:
+            await admin.close()
+        assert ended >= 2
+
+        answers = []
+        while not answers or answers[-1] != 201:
+            body = dossier_body(ward(mesh))
+            r = await intake.client.post("/v1/dossiers", json=body,
+                                         headers=submitter(mesh, body))
+            if r.status_code != 201:
+                assert problem(r, 503, "database.unavailable")["status"] == 503
+                assert r.headers["retry-after"] == "1"
+            answers.append(r.status_code)
+            # One failure per pool at most (the requests' pool, the counters' pool): a
+            # failure replaces every older connection of its pool.
+            assert len(answers) <= 3, answers
+        after = await written(intake)
+        assert after["dossiers"] == 2 and after["outbox"] == 2
+        # The relay took its leadership again and published both events.
+        async def published() -> bool:
+            return await unpublished(intake, "%.intake.dossier.%") == 0
+
+        await wait_for(published, what="the relay publishing after the connections were lost")
