@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.orm import Session, registry
 
 from motcua.bus import Bus
-from motcua.db import outbox_table, utcnow
+from motcua.db import outbox_table, side_engine, utcnow
 from motcua.events import Envelope, EventData
 from motcua.logging import get_logger
 
@@ -207,12 +207,11 @@ class Relay:
 
     async def drain_once(self) -> int:
         """Publish one batch of unpublished rows; return how many were acknowledged."""
-        async with self._sessions() as session, session.begin():
-            rows = (await session.execute(
-                select(outbox_table.c.seq, outbox_table.c.event_id, outbox_table.c.subject,
-                       outbox_table.c.payload)
-                .where(outbox_table.c.published_at.is_(None))
-                .order_by(outbox_table.c.seq).limit(self._batch))).all()
+        rows = await self._alone(
+            select(outbox_table.c.seq, outbox_table.c.event_id, outbox_table.c.subject,
+                   outbox_table.c.payload)
+            .where(outbox_table.c.published_at.is_(None))
+            .order_by(outbox_table.c.seq).limit(self._batch))
         if not rows:
             self.backlog = 0
             return 0
@@ -226,20 +225,33 @@ class Relay:
         if self._fault_hook and acked:
             await self._fault_hook("after_publish", acked)
         if acked:
-            async with self._sessions() as session, session.begin():
-                await session.execute(update(outbox_table)
-                                      .where(outbox_table.c.seq.in_(acked))
-                                      .values(published_at=utcnow()))
+            await self._alone(update(outbox_table).where(outbox_table.c.seq.in_(acked))
+                              .values(published_at=utcnow()))
             self.published_total += len(acked)
         if error is not None:
-            async with self._sessions() as session, session.begin():
-                failed = seqs[len(acked)]
-                await session.execute(update(outbox_table).where(outbox_table.c.seq == failed)
-                                      .values(attempts=outbox_table.c.attempts + 1,
-                                              last_error=str(error)[:500]))
+            failed = seqs[len(acked)]
+            await self._alone(update(outbox_table).where(outbox_table.c.seq == failed)
+                              .values(attempts=outbox_table.c.attempts + 1,
+                                      last_error=str(error)[:500]))
             raise error
         self.backlog = max(0, self.backlog - len(acked)) if len(rows) == self._batch else 0
         return len(acked)
+
+    async def _alone(self, statement: Any) -> list[Any]:
+        """Run one statement in a transaction of its own; its rows, if it returns any.
+
+        On PostgreSQL on the autocommit side pool (``motcua.db.side_engine``): one round
+        trip instead of BEGIN, the statement and COMMIT (a drain is a read and an update,
+        about as many round trips as the submission that woke it). On SQLite in a
+        transaction of the service's one connection, which serialises writers.
+        """
+        if self._engine.dialect.name == "postgresql":
+            async with side_engine(self._engine).connect() as conn:
+                result = await conn.execute(statement)
+                return result.all() if result.returns_rows else []
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(statement)
+            return result.all() if result.returns_rows else []
 
     async def _publish(self, rows: list[Any]) -> tuple[list[int], Exception | None]:
         """Pipeline the batch on one connection (order kept) and collect PubAcks in order."""
