@@ -15,7 +15,10 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import nats
@@ -25,9 +28,16 @@ from motcua import streams
 from motcua.migrate import upgrade_async
 from motcua.natsserver import NatsServer, free_port
 from motcua.registry import discover
-from motcua.testing import fresh_province, wait_for
+from motcua.testing import (
+    DatabaseFactory,
+    fresh_province,
+    postgres_factory,
+    sqlite_factory,
+    wait_for,
+)
 from tests.e2e.helpers import dossier_body
 
+T = TypeVar("T")
 SERVICES = ("identity-bridge", "intake", "workflow", "metrics")
 PORTAL = {"client_id": "portal", "client_secret": "portal-secret-for-the-kill-test"}
 
@@ -94,15 +104,15 @@ class ProcessMesh:
                 proc.kill()
 
 
-@pytest.fixture
-async def process_mesh(tmp_path: Path, make_database):
-    server = NatsServer(tmp_path / "nats").start()
+async def _prepare(root: Path, server: NatsServer, make_database: DatabaseFactory,
+                   ) -> ProcessMesh:
+    """Databases, migrations, streams and the intake seed for a process mesh."""
     specs = discover()
     urls = {}
     for name in SERVICES:
         urls[name] = await make_database(name)
         await upgrade_async(specs[name].migrations_dir, urls[name])
-    pm = ProcessMesh(tmp_path, server, urls)
+    pm = ProcessMesh(root, server, urls)
     nc = await nats.connect(server.url)
     # A message delivered to the killed process comes back after ack_wait: 5 s instead
     # of 30 keeps the test short; what it shows (nothing lost, nothing twice) is the same.
@@ -111,14 +121,42 @@ async def process_mesh(tmp_path: Path, make_database):
     intake_settings = specs["intake"].settings(database_url=urls["intake"],
                                                province=pm.province)
     await specs["intake"].seed(intake_settings)
-    for name in SERVICES:
-        pm.start(name)
+    return pm
+
+
+async def _all_ready(pm: ProcessMesh) -> None:
     async with httpx.AsyncClient(timeout=5) as client:
         for name in SERVICES:
             await wait_for(lambda n=name: pm.ready(client, n), timeout=60, what=f"{name} ready")
-    yield pm
-    pm.stop()
-    server.stop()
+
+
+def _run_apart(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on an event loop of its own, in another thread (so the
+    loop pytest-asyncio set for the tests is left alone)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+@pytest.fixture(scope="class", params=["sqlite", "postgresql"])
+def process_mesh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """One process mesh per backend for the class: each test kills one part of it during
+    a burst, and the counts it compares are totals, so they hold across the tests. Set
+    up on an event loop of its own: it keeps nothing bound to a loop."""
+    root = tmp_path_factory.mktemp(f"kill-{request.param}")
+    make_database = (sqlite_factory(root) if request.param == "sqlite"
+                     else postgres_factory(request.getfixturevalue("postgres")))
+    server = NatsServer(root / "nats").start()
+    pm = None
+    try:
+        pm = _run_apart(_prepare(root, server, make_database))
+        for name in SERVICES:
+            pm.start(name)
+        _run_apart(_all_ready(pm))
+        yield pm
+    finally:
+        if pm is not None:
+            pm.stop()
+        server.stop()
 
 
 async def _burst(pm: ProcessMesh, client: httpx.AsyncClient, n: int,
@@ -177,6 +215,8 @@ async def _cases_in_workflow(pm: ProcessMesh) -> int:
 
 
 class TestKill9:
+    """Each test kills one part of the class's mesh; the counts are the mesh's totals."""
+
     @pytest.mark.parametrize("victim", ["intake", "workflow", "metrics", "nats-server"])
     async def test_kill_during_burst_loses_nothing(self, process_mesh: ProcessMesh,
                                                    victim: str) -> None:
