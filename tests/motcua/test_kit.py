@@ -9,14 +9,18 @@ import json
 import subprocess
 import sys
 
+import httpx
 import pytest
 import structlog
+from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from motcua import registry
 from motcua.config import DEFAULT_NATS_PORT, service_settings
 from motcua.contracts import REGISTRY
 from motcua.contracts.intake import DossierSubmittedV1
 from motcua.db import utcnow
+from motcua.errors import install_problem_handlers
 from motcua.events import Envelope
 from motcua.logging import configure_logging, correlation_id_var, get_logger
 from motcua.registry import discover
@@ -273,3 +277,35 @@ async def test_provisioning_again_narrows_an_existing_durables_filter(
         assert info.config.filter_subjects == current.filter_subjects(province)
     finally:
         await nc.close()
+
+
+class TestDatabaseErrors:
+    """A lost connection answers 503 database.unavailable; any other database error is
+    unexpected: 500 internal, with no details."""
+
+    @staticmethod
+    def _app() -> FastAPI:
+        app = FastAPI()
+        install_problem_handlers(app)
+
+        @app.get("/lost")
+        async def lost() -> None:
+            raise DBAPIError("SELECT 1", None, ConnectionResetError("gone"),
+                             connection_invalidated=True)
+
+        @app.get("/broken")
+        async def broken() -> None:
+            raise IntegrityError("INSERT", None, Exception("duplicate key secret_detail"))
+
+        return app
+
+    async def test_lost_connection_and_other_database_errors(self) -> None:
+        transport = httpx.ASGITransport(app=self._app(), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            lost = await client.get("/lost")
+            broken = await client.get("/broken")
+        assert lost.status_code == 503 and lost.headers["retry-after"] == "1"
+        assert lost.json()["code"] == "database.unavailable"
+        assert broken.status_code == 500 and broken.json()["code"] == "internal"
+        assert broken.headers["content-type"] == "application/problem+json"
+        assert "secret_detail" not in broken.text and "INSERT" not in broken.text

@@ -13,6 +13,7 @@ each service's Alembic migrations create them next to its own tables.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,28 +170,29 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=20)
 
 
-_side_engines: dict[int, AsyncEngine] = {}
+#: Keyed by the engine itself, weakly: a collected engine's id may be reused.
+_side_engines: weakref.WeakKeyDictionary[Any, AsyncEngine] = weakref.WeakKeyDictionary()
 
 
 def side_engine(engine: AsyncEngine) -> AsyncEngine:
     """A small separate pool on ``engine``'s PostgreSQL database for single-statement
-    autonomous transactions (autocommit: each statement commits on its own) taken while a
-    request holds its own connection (e.g. a counter).
+    autonomous transactions (autocommit: each statement commits on its own): a counter
+    taken while a request holds its own connection, the outbox relay's reads and marks.
 
     Separate so a request never waits on the pool it already holds a connection of (with
     one pool, enough concurrent requests each holding one connection and asking for a
-    second would exhaust it and wait on each other). Disposed with ``engine``.
+    second would exhaust it and wait on each other). At most 8 connections per process.
+    Disposed with ``engine``.
     """
-    key = id(engine.sync_engine)
-    side = _side_engines.get(key)
+    side = _side_engines.get(engine.sync_engine)
     if side is None:
         side = create_async_engine(engine.url, pool_size=4, max_overflow=4,
                                    isolation_level="AUTOCOMMIT")  # no ping: as above
-        _side_engines[key] = side
+        _side_engines[engine.sync_engine] = side
 
         @event.listens_for(engine.sync_engine, "engine_disposed")
-        def _dispose_side(_engine: Any) -> None:
-            dropped = _side_engines.pop(key, None)
+        def _dispose_side(disposed: Any) -> None:
+            dropped = _side_engines.pop(disposed, None)
             if dropped is not None:
                 dropped.sync_engine.dispose()
 

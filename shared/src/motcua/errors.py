@@ -234,18 +234,33 @@ class DatabaseUnavailable(Problem):
     title = "Database connection lost; retry shortly"
 
 
+class DatabaseOutcomeUnknown(Problem):
+    """The connection was lost during the COMMIT (``motcua.service.get_session``)."""
+
+    status = 503
+    code = "database.outcome_unknown"
+    title = "Database connection lost while committing; the request may have been applied"
+
+    def __init__(self) -> None:
+        # No Retry-After: a blind retry could apply the request twice.
+        super().__init__("Retry only with the same Idempotency-Key (which replays the "
+                         "original answer if it was applied), or look the result up first.")
+
+
 async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     if not exc.connection_invalidated:
-        return await _on_unexpected(request, exc)
-    # The connection was lost (a database restart, a dropped link). Pools do not ping
-    # before each checkout (motcua.db.create_engine), so this is how a restart shows:
-    # SQLAlchemy has already replaced every older connection of the pool, and the retry
-    # gets a fresh one.
+        raise exc  # to the 500 handler, as any unexpected error
+    # The connection was lost before the COMMIT (a database restart, a dropped link), so
+    # nothing of the request was applied. Pools do not ping before each checkout
+    # (motcua.db.create_engine), so this is how a restart shows: SQLAlchemy has already
+    # marked every older connection of the pool for replacement, and the retry gets a
+    # fresh one.
     log.warning("database_connection_lost", path=request.url.path,
                 error_type=type(exc.orig).__name__)
     return problem_response(DatabaseUnavailable(
-        "The database connection was lost. Retry; with the same Idempotency-Key a retry "
-        "never applies the request twice.", retry_after=1), request)
+        "The database connection was lost before the request was committed: nothing was "
+        "applied. Retry.",
+        retry_after=1), request)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, registry
+from sqlalchemy.sql import Executable
 
 from motcua.bus import Bus
 from motcua.db import outbox_table, side_engine, utcnow
@@ -237,7 +238,7 @@ class Relay:
         self.backlog = max(0, self.backlog - len(acked)) if len(rows) == self._batch else 0
         return len(acked)
 
-    async def _alone(self, statement: Any) -> list[Any]:
+    async def _alone(self, statement: Executable) -> list[Any]:
         """Run one statement in a transaction of its own; its rows, if it returns any.
 
         On PostgreSQL on the autocommit side pool (``motcua.db.side_engine``): one round

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from motcua.bus import Bus
@@ -25,7 +25,7 @@ from motcua.config import ServiceSettings
 from motcua.consumer import BatchHandler, ConsumerRunner, Handler
 from motcua.contracts import REGISTRY
 from motcua.db import create_engine, ping, session_factory
-from motcua.errors import install_problem_handlers
+from motcua.errors import DatabaseOutcomeUnknown, install_problem_handlers
 from motcua.http import BodyLimitMiddleware, MetricsMiddleware, RequestContextMiddleware
 from motcua.idempotency import IdempotencyInProgress
 from motcua.logging import configure_logging, get_logger
@@ -82,14 +82,21 @@ async def runtime(request: Request) -> Runtime:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent."""
     async with request.app.state.runtime.sessions() as session:
+        committing = False
         try:
             async with session.begin():
                 yield session
+                committing = True
         except IntegrityError as exc:
             # Two concurrent requests with one Idempotency-Key meet at its primary key:
             # the loser answers 409 instead of failing at commit.
             if session.info.get("idempotency") and "idempotency_key" in str(exc.orig):
                 raise IdempotencyInProgress() from exc
+            raise
+        except DBAPIError as exc:
+            # The connection was lost during the COMMIT: the server may have applied it.
+            if committing and exc.connection_invalidated:
+                raise DatabaseOutcomeUnknown() from exc
             raise
 
 

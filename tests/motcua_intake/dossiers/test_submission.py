@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from motcua.contracts.intake import DossierReceivedV1, DossierSubmittedV1
 from motcua.db import outbox_table
@@ -224,13 +226,18 @@ class TestDatabaseConnectionLost:
     statement on an old connection fails, and the request answers 503 instead."""
 
     async def test_lost_connections_answer_503_then_the_service_recovers(
-            self, mesh: Mesh, intake, backend: str, request: pytest.FixtureRequest) -> None:
+            self, mesh: Mesh, backend: str, request: pytest.FixtureRequest) -> None:
         if backend == "sqlite":
             pytest.skip("an SQLite connection is a file, not a link that can drop")
+        # The relay polls once a minute, so only the requests below use the pools after
+        # the connections are gone (a relay's failure would refresh them first).
+        mesh.overrides["relay_idle_poll_s"] = 60
+        intake = await mesh.start("intake")
+        await mesh.specs["intake"].seed(mesh.settings("intake"))
         body = dossier_body(ward(mesh))
         await submit(intake, body, submitter(mesh, body))
         # Every server process serving intake's database goes away, as in a restart: the
-        # pooled connections, the relay's leader connection and the counters' pool.
+        # pooled connections, the relay's leader connection and the side pool's.
         server = request.getfixturevalue("postgres")
         admin = await asyncpg.connect(server.admin_url.replace("+asyncpg", "", 1))
         try:
@@ -241,22 +248,51 @@ class TestDatabaseConnectionLost:
             await admin.close()
         assert ended >= 2
 
+        # One submission retried with its Idempotency-Key until it is accepted.
+        body = dossier_body(ward(mesh))
+        headers = {**submitter(mesh, body), "Idempotency-Key": "after-the-restart"}
         answers = []
         while not answers or answers[-1] != 201:
-            body = dossier_body(ward(mesh))
-            r = await intake.client.post("/v1/dossiers", json=body,
-                                         headers=submitter(mesh, body))
+            r = await intake.client.post("/v1/dossiers", json=body, headers=headers)
             if r.status_code != 201:
-                assert problem(r, 503, "database.unavailable")["status"] == 503
+                problem(r, 503, "database.unavailable")
                 assert r.headers["retry-after"] == "1"
             answers.append(r.status_code)
-            # One failure per pool at most (the requests' pool, the counters' pool): a
-            # failure replaces every older connection of its pool.
+            # Each pool (the requests', the side pool of counters and relay) fails once:
+            # a failure marks every older connection of its pool for replacement.
             assert len(answers) <= 3, answers
+        assert answers[0] == 503
         after = await written(intake)
         assert after["dossiers"] == 2 and after["outbox"] == 2
-        # The relay took its leadership again and published both events.
+
         async def published() -> bool:
             return await unpublished(intake, "%.intake.dossier.%") == 0
 
+        # The relay, woken by the commit, takes its leadership again and publishes.
         await wait_for(published, what="the relay publishing after the connections were lost")
+
+    async def test_a_connection_lost_during_the_commit_is_an_unknown_outcome(
+            self, mesh: Mesh, intake) -> None:
+        armed = [True]
+
+        def lose_the_commit(session: Session) -> None:
+            # Only the submission's commit (it records an outbox row), once.
+            if armed[0] and session.info.get("outbox_pending"):
+                armed[0] = False
+                raise DBAPIError("COMMIT", None, ConnectionResetError("connection lost"),
+                                 connection_invalidated=True)
+
+        event.listen(Session, "before_commit", lose_the_commit)
+        try:
+            body = dossier_body(ward(mesh))
+            headers = {**submitter(mesh, body), "Idempotency-Key": "lost-commit"}
+            r = await intake.client.post("/v1/dossiers", json=body, headers=headers)
+            problem(r, 503, "database.outcome_unknown")
+            assert "retry-after" not in r.headers  # a blind retry could apply it twice
+            assert not armed[0]
+            # The advice: retry with the same key (here the commit had not happened).
+            again = await intake.client.post("/v1/dossiers", json=body, headers=headers)
+            assert again.status_code == 201, again.text
+        finally:
+            event.remove(Session, "before_commit", lose_the_commit)
+        assert (await written(intake))["dossiers"] == 1
