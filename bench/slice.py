@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,11 +92,26 @@ class Children:
         self.procs.append((name, proc, log_file))
         return proc
 
+    @contextlib.contextmanager
+    def paused(self, names: set[str]) -> Iterator[None]:
+        """SIGSTOP the named children for the block, SIGCONT them after, whatever happens."""
+        chosen = [proc for name, proc, _ in self.procs if name in names]
+        try:
+            for proc in chosen:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGSTOP)
+            yield
+        finally:
+            for proc in chosen:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGCONT)
+
     def stop(self, names: set[str] | None = None) -> None:
         chosen = [p for p in self.procs if names is None or p[0] in names]
         for _, proc, _ in reversed(chosen):
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGCONT)  # a paused child could not stop
                     proc.terminate()
         deadline = time.monotonic() + 15
         for _, proc, _ in reversed(chosen):
@@ -951,6 +966,17 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
                         10 * span * sum(v for k, v in slice_cpu.items()
                                           if k not in ("generator", "other_processes"))
                         / mi.accepted, 2)
+                # 3b. Intake alone: workflow and metrics paused (SIGSTOP) for the phase, so
+                # intake has the cores the baseline has; then they catch up.
+                log(f"{backend}: closed loop, intake alone (workflow, metrics paused)")
+                with children.paused({"workflow", "metrics"}):
+                    ma, ma_sum, _ = await measured(closed_loop(
+                        client, intake_url, payloads, concurrency=args.concurrency,
+                        duration=args.max_duration))
+                accepted_total += ma.accepted
+                caught_up_alone = await drained("closed loop, intake alone")
+                ma_sum["metrics_caught_up_after_load_s"] = (
+                    round(caught_up_alone - ma.end, 3) if caught_up_alone else None)
                 _, mb_sum, _ = await measured(closed_loop(
                     client, baseline_url, payloads, concurrency=args.concurrency,
                     duration=args.max_duration))
@@ -966,11 +992,20 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
                     "intake_process_cpu_ms": mi_sum.get("cpu_ms_per_accepted", {}).get("intake"),
                     "baseline_process_cpu_ms": mb_sum.get("cpu_ms_per_accepted", {})
                     .get("baseline"),
-                    "intake": mi_sum, "baseline": mb_sum,
+                    # The same closed loop with workflow and metrics paused: intake alone.
+                    "intake_alone_per_s": ma_sum["accepted_per_s"],
+                    "ratio_intake_alone": (round(ma_sum["accepted_per_s"]
+                                                 / mb_sum["accepted_per_s"], 3)
+                                           if mb_sum["accepted_per_s"] else None),
+                    "intake_alone_process_cpu_ms": ma_sum.get("cpu_ms_per_accepted", {})
+                    .get("intake"),
+                    "intake": mi_sum, "intake_alone": ma_sum, "baseline": mb_sum,
                 }
                 log(f"{backend}: max throughput intake {mi_sum['accepted_per_s']}/s "
-                    f"(p99 {mi_sum['p99_ms']} ms), baseline {mb_sum['accepted_per_s']}/s, "
-                    f"ratio {result['max_throughput']['ratio']}")
+                    f"(p99 {mi_sum['p99_ms']} ms), intake alone {ma_sum['accepted_per_s']}/s, "
+                    f"baseline {mb_sum['accepted_per_s']}/s, "
+                    f"ratio {result['max_throughput']['ratio']} "
+                    f"(alone {result['max_throughput']['ratio_intake_alone']})")
                 last = poller.latest()
                 result["totals"] = {
                     "intake_accepted": accepted_total,
@@ -1234,7 +1269,8 @@ def compact(report: dict[str, Any]) -> dict[str, Any]:
                           "samples": f["samples"], "missing": f["missing"],
                           "case_opened_p99_ms": f["case_opened"]["p99_ms"]},
             "max_throughput": {k: r["max_throughput"][k]
-                               for k in ("intake_per_s", "baseline_per_s", "ratio")},
+                               for k in ("intake_per_s", "baseline_per_s", "ratio",
+                                         "intake_alone_per_s", "ratio_intake_alone")},
             "baseline": {k: r["baseline"][k] for k in keys},
         }
     return out
