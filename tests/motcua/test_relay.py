@@ -8,7 +8,9 @@ import asyncio
 import contextlib
 from typing import Any
 
+import asyncpg
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from motcua import outbox
 from motcua.contracts.intake import DossierSubmittedV1
@@ -35,6 +37,38 @@ async def test_one_leader_per_database_and_a_resigned_leader_hands_over(
         assert await second._lead()
         assert not await first._lead()
     finally:
+        await second._resign()
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_a_leader_whose_connection_was_ended_hands_over(
+        postgres: PostgresServer) -> None:
+    url = await postgres_factory(postgres)("relay_connection_ended")
+    engines = [create_engine(url), create_engine(url)]
+    first, second = (Relay(e, session_factory(e), bus=None) for e in engines)  # type: ignore[arg-type]
+    try:
+        assert await first._lead()
+        assert await first._lead()  # still leading: its connection stands
+        admin = await asyncpg.connect(postgres.admin_url.replace("+asyncpg", "", 1))
+        try:
+            # The leader's database session ends (a restart, an administrator): its lock
+            # goes with it.
+            assert await admin.fetchval(
+                "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a JOIN pg_locks l "
+                "ON l.pid = a.pid WHERE l.locktype = 'advisory' "
+                "AND datname = $1", make_url(url).database)
+        finally:
+            await admin.close()
+        await wait_for(second._lead, what="the standby taking the lock")
+
+        async def first_resigned() -> bool:
+            return not await first._lead()
+
+        await wait_for(first_resigned, what="the old leader noticing its session ended")
+        assert not first.is_leader and second.is_leader
+    finally:
+        await first._resign()
         await second._resign()
         for engine in engines:
             await engine.dispose()

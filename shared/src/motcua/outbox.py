@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, func, select, text, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, registry
 from sqlalchemy.sql import Executable
@@ -121,6 +121,7 @@ class Relay:
         self._fault_hook = fault_hook
         self._wake = asyncio.Event()
         self._leader_conn: AsyncConnection | None = None
+        self._leader_driver: Any = None  # the asyncpg connection of _leader_conn
         self.backlog = 0
         self.published_total = 0
         self.is_leader = False
@@ -170,11 +171,12 @@ class Relay:
             self.is_leader = True
             return True
         if self._leader_conn is not None:
-            try:
-                await self._leader_conn.execute(text("SELECT 1"))
+            # Whether the leader's session (and so its lock) still stands, without a round
+            # trip per drain: the driver closes the connection as soon as it reads the
+            # server's goodbye or the socket's end (a restart, a terminated backend).
+            if not self._leader_driver.is_closed():
                 return True
-            except Exception:
-                await self._resign()
+            await self._resign()
         # Autocommit: the session-level lock outlives statements, and the connection
         # must not sit "idle in transaction" for as long as this relay leads.
         conn = await self._engine.connect()
@@ -182,6 +184,7 @@ class Relay:
         got = await conn.scalar(select(func.pg_try_advisory_lock(_RELAY_LOCK_KEY)))
         if got:
             self._leader_conn = conn
+            self._leader_driver = (await conn.get_raw_connection()).driver_connection
             self.is_leader = True
             log.info("relay_leader")
             return True
@@ -197,7 +200,7 @@ class Relay:
         (seen: more than 60 s at shutdown) must not keep the service from stopping.
         """
         self.is_leader = False
-        conn, self._leader_conn = self._leader_conn, None
+        conn, self._leader_conn, self._leader_driver = self._leader_conn, None, None
         if conn is None:
             return
         with contextlib.suppress(Exception):
