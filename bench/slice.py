@@ -11,7 +11,8 @@ baseline (``bench/baseline_app.py``) under uvicorn. It then measures, per backen
   projection shows it (read from the metrics database by primary key every 20 ms), and a
   cross-check through the public API (``GET /v1/stats/dossiers`` counts, FIFO attribution);
 * closed loop ("max throughput"): C concurrent clients, each sending as soon as its previous
-  answer arrived, to intake and to the baseline; the ratio intake/baseline.
+  answer arrived, to intake, to intake alone (workflow and metrics paused) and to the
+  baseline; the ratios intake/baseline.
 
 Everything is on 127.0.0.1; every child process is stopped on exit, Ctrl-C or failure.
 See bench/README.md for the method and how to read the figures.
@@ -111,7 +112,8 @@ class Children:
         for _, proc, _ in reversed(chosen):
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGCONT)  # a paused child could not stop
+                    # A paused child would ignore SIGTERM until resumed (then be killed).
+                    proc.send_signal(signal.SIGCONT)
                     proc.terminate()
         deadline = time.monotonic() + 15
         for _, proc, _ in reversed(chosen):
@@ -188,6 +190,11 @@ class CpuMeter:
                 with contextlib.suppress(self.psutil.Error):
                     t = p.cpu_times()
                     per[p.pid] = t.user + t.system
+                    if p is root and name != "generator":
+                        # Children that ended and were reaped (a PostgreSQL backend whose
+                        # connection closed): their CPU is counted here, not lost (one alive
+                        # at a phase's start and ended in it is counted whole).
+                        per[-p.pid] = t.children_user + t.children_system
             out[name] = per
         return out
 
@@ -966,17 +973,28 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
                         10 * span * sum(v for k, v in slice_cpu.items()
                                           if k not in ("generator", "other_processes"))
                         / mi.accepted, 2)
-                # 3b. Intake alone: workflow and metrics paused (SIGSTOP) for the phase, so
-                # intake has the cores the baseline has; then they catch up.
+                # 3b (phase 5 in bench/README.md). Intake alone: workflow and metrics
+                # paused (SIGSTOP) for the phase, so they take no CPU from it; then they
+                # catch up. Intake's own consumer of workflow's events idles meanwhile
+                # too: that work comes after the phase (intake_with_catch_up_cpu_ms).
                 log(f"{backend}: closed loop, intake alone (workflow, metrics paused)")
+                failures_before = poller.failures
                 with children.paused({"workflow", "metrics"}):
-                    ma, ma_sum, _ = await measured(closed_loop(
+                    ma, ma_sum, ca = await measured(closed_loop(
                         client, intake_url, payloads, concurrency=args.concurrency,
                         duration=args.max_duration))
+                # The API polls to the paused metrics that timed out are not failures.
+                poller.failures = failures_before
                 accepted_total += ma.accepted
                 caught_up_alone = await drained("closed loop, intake alone")
+                ca2 = cpu.snapshot()
                 ma_sum["metrics_caught_up_after_load_s"] = (
                     round(caught_up_alone - ma.end, 3) if caught_up_alone else None)
+                if caught_up_alone and ma.accepted:
+                    span = caught_up_alone - ma.start
+                    ma_sum["intake_with_catch_up_cpu_ms"] = round(
+                        10 * span * CpuMeter.percent(ca, ca2, span).get("intake", 0.0)
+                        / ma.accepted, 2)
                 _, mb_sum, _ = await measured(closed_loop(
                     client, baseline_url, payloads, concurrency=args.concurrency,
                     duration=args.max_duration))
@@ -999,6 +1017,9 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
                                            if mb_sum["accepted_per_s"] else None),
                     "intake_alone_process_cpu_ms": ma_sum.get("cpu_ms_per_accepted", {})
                     .get("intake"),
+                    # ... and until workflow and metrics caught up (intake's consumer too).
+                    "intake_alone_with_catch_up_cpu_ms": ma_sum.get(
+                        "intake_with_catch_up_cpu_ms"),
                     "intake": mi_sum, "intake_alone": ma_sum, "baseline": mb_sum,
                 }
                 log(f"{backend}: max throughput intake {mi_sum['accepted_per_s']}/s "
@@ -1240,6 +1261,8 @@ def main(argv: list[str] | None = None) -> int:
                          "overestimates by at most one poll interval + query time",
             "freshness.api_fifo": "GET /v1/stats/dossiers polled; k-th 201 attributed to the "
                                   "first poll whose count increase reaches k",
+            "intake_alone": "closed loop with workflow and metrics paused (SIGSTOP), resumed "
+                            "after; intake's consumer of their events idles meanwhile",
         },
         "backends": results,
     }

@@ -9,7 +9,8 @@ import contextlib
 from typing import Any
 
 import asyncpg
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 
 from motcua import outbox
@@ -72,6 +73,46 @@ async def test_a_leader_whose_connection_was_ended_hands_over(
         await second._resign()
         for engine in engines:
             await engine.dispose()
+
+
+async def test_the_leader_checks_its_session_without_a_round_trip_and_probes_it(
+        postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = await postgres_factory(postgres)("relay_probe")
+    engine = create_engine(url)
+    relay = Relay(engine, session_factory(engine), bus=None)  # type: ignore[arg-type]
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda *args: statements.append(args[2]))
+    try:
+        assert await relay._lead()
+        statements.clear()
+        assert await relay._lead()
+        assert statements == []  # within LEADER_PROBE_S: the driver's view only
+
+        # A connection that went away without the client seeing it end (a crashed host,
+        # a firewall dropping it): the driver still says open, the probe finds out.
+        class SeesNoEnd:
+            def is_closed(self) -> bool:
+                return False
+
+        admin = await asyncpg.connect(postgres.admin_url.replace("+asyncpg", "", 1))
+        try:
+            assert await admin.fetchval(
+                "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a JOIN pg_locks l "
+                "ON l.pid = a.pid WHERE l.locktype = 'advisory' AND datname = $1",
+                make_url(url).database)
+        finally:
+            await admin.close()
+        relay._leader_driver = SeesNoEnd()
+        monkeypatch.setattr(outbox, "LEADER_PROBE_S", 0.0)
+        statements.clear()
+        assert await relay._lead()  # the probe failed: it resigned and took the lock again
+        assert statements[0].startswith("SELECT 1")  # the probe
+        assert relay.is_leader and relay._leader_driver is not None
+        assert not isinstance(relay._leader_driver, SeesNoEnd)
+    finally:
+        await relay._resign()
+        await engine.dispose()
 
 
 async def test_a_stopped_relay_hands_over(postgres: PostgresServer) -> None:

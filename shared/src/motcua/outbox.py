@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -33,6 +34,9 @@ from motcua.logging import get_logger
 log = get_logger("motcua.outbox")
 
 _RELAY_LOCK_KEY = 0x6D6F7463  # "motc": one relay leader per database
+#: Seconds between the leader's probes of its session, and how long a probe may take.
+LEADER_PROBE_S = 5.0
+LEADER_PROBE_TIMEOUT_S = 2.0
 _WAKE = "relay_wake"
 _PENDING = "outbox_pending"
 
@@ -122,6 +126,7 @@ class Relay:
         self._wake = asyncio.Event()
         self._leader_conn: AsyncConnection | None = None
         self._leader_driver: Any = None  # the asyncpg connection of _leader_conn
+        self._leader_probed = 0.0  # time.monotonic() of the last answered probe
         self.backlog = 0
         self.published_total = 0
         self.is_leader = False
@@ -171,25 +176,51 @@ class Relay:
             self.is_leader = True
             return True
         if self._leader_conn is not None:
-            # Whether the leader's session (and so its lock) still stands, without a round
-            # trip per drain: the driver closes the connection as soon as it reads the
-            # server's goodbye or the socket's end (a restart, a terminated backend).
-            if not self._leader_driver.is_closed():
+            if await self._still_leading():
                 return True
             await self._resign()
         # Autocommit: the session-level lock outlives statements, and the connection
         # must not sit "idle in transaction" for as long as this relay leads.
         conn = await self._engine.connect()
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        got = await conn.scalar(select(func.pg_try_advisory_lock(_RELAY_LOCK_KEY)))
+        try:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            got = await conn.scalar(select(func.pg_try_advisory_lock(_RELAY_LOCK_KEY)))
+            driver = (await conn.get_raw_connection()).driver_connection if got else None
+        except BaseException:
+            # Whatever happened, this session may hold the lock: end it, not pool it.
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            raise
         if got:
-            self._leader_conn = conn
-            self._leader_driver = (await conn.get_raw_connection()).driver_connection
+            self._leader_conn, self._leader_driver = conn, driver
+            self._leader_probed = time.monotonic()
             self.is_leader = True
             log.info("relay_leader")
             return True
         await conn.close()
         return False
+
+    async def _still_leading(self) -> bool:
+        """Whether the leader's session, and so its lock, still stands.
+
+        Before each drain the driver's view, without a round trip: asyncpg closes the
+        connection as soon as it reads the server's goodbye or the socket's end (a
+        restart, a terminated backend). A connection dropped silently (a crashed host, a
+        firewall) shows no end, so every ``LEADER_PROBE_S`` a ``SELECT 1`` with a time
+        limit asks the server; a relay that cannot reach it stops leading.
+        """
+        driver = self._leader_driver
+        if driver is None or driver.is_closed():
+            return False
+        if time.monotonic() - self._leader_probed < LEADER_PROBE_S:
+            return True
+        try:
+            async with asyncio.timeout(LEADER_PROBE_TIMEOUT_S):
+                await self._leader_conn.execute(select(1))  # type: ignore[union-attr]
+        except Exception:
+            return False
+        self._leader_probed = time.monotonic()
+        return True
 
     async def _resign(self) -> None:
         """Give up leadership: end the leader's database session, which releases the
