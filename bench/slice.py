@@ -94,7 +94,7 @@ class Children:
         return proc
 
     @contextlib.contextmanager
-    def paused(self, names: set[str]) -> Iterator[None]:
+    def paused(self, names: frozenset[str]) -> Iterator[None]:
         """SIGSTOP the named children for the block, SIGCONT them after, whatever happens."""
         chosen = [proc for name, proc, _ in self.procs if name in names]
         try:
@@ -953,24 +953,42 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
                     open_loop(client, baseline_url, payloads, rate=args.rate,
                               duration=args.duration), offered_rate=args.rate)
 
+                async def closed_then_drained(
+                        what: str, paused: frozenset[str] = frozenset(),
+                ) -> tuple[PhaseStats, dict[str, Any], dict[str, float] | None, float]:
+                    """A closed loop on intake (the ``paused`` children stopped for it),
+                    then the wait until metrics caught up. Returns the phase's stats and
+                    summary, and the CPU per group (% of one core) over the span from the
+                    phase's start until metrics caught up, with that span (None, 0 if it
+                    never did or nothing was accepted)."""
+                    nonlocal accepted_total
+                    failures = poller.failures
+                    with children.paused(paused):
+                        st, summary, c0 = await measured(closed_loop(
+                            client, intake_url, payloads, concurrency=args.concurrency,
+                            duration=args.max_duration))
+                    if paused:
+                        # The API polls to a paused metrics that timed out are not failures.
+                        poller.failures = failures
+                    accepted_total += st.accepted
+                    caught_up = await drained(what)
+                    c2 = cpu.snapshot()
+                    summary["metrics_caught_up_after_load_s"] = (
+                        round(caught_up - st.end, 3) if caught_up else None)
+                    if not (caught_up and st.accepted):
+                        return st, summary, None, 0.0
+                    span = caught_up - st.start
+                    return st, summary, CpuMeter.percent(c0, c2, span), span
+
                 # 3. Closed loop ("max throughput"): intake, let the mesh drain, baseline.
                 log(f"{backend}: closed loop, {args.concurrency} clients, {args.max_duration:g}s")
-                mi, mi_sum, c0 = await measured(closed_loop(
-                    client, intake_url, payloads, concurrency=args.concurrency,
-                    duration=args.max_duration))
-                accepted_total += mi.accepted
-                caught_up = await drained("closed loop")
-                c2 = cpu.snapshot()
-                mi_sum["metrics_caught_up_after_load_s"] = (
-                    round(caught_up - mi.end, 3) if caught_up else None)
-                if caught_up and mi.accepted:
+                mi, mi_sum, used, span = await closed_then_drained("closed loop")
+                if used is not None:
                     # End to end: dossiers through intake, workflow and metrics per second,
                     # and the CPU the whole slice spent per dossier until metrics caught up.
-                    span = caught_up - mi.start
                     mi_sum["pipeline_per_s"] = round(mi.accepted / span, 1)
-                    slice_cpu = CpuMeter.percent(c0, c2, span)
                     mi_sum["slice_cpu_ms_per_dossier"] = round(
-                        10 * span * sum(v for k, v in slice_cpu.items()
+                        10 * span * sum(v for k, v in used.items()
                                           if k not in ("generator", "other_processes"))
                         / mi.accepted, 2)
                 # 3b (phase 5 in bench/README.md). Intake alone: workflow and metrics
@@ -978,33 +996,23 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
                 # catch up. Intake's own consumer of workflow's events idles meanwhile
                 # too: that work comes after the phase (intake_with_catch_up_cpu_ms).
                 log(f"{backend}: closed loop, intake alone (workflow, metrics paused)")
-                failures_before = poller.failures
-                with children.paused({"workflow", "metrics"}):
-                    ma, ma_sum, ca = await measured(closed_loop(
-                        client, intake_url, payloads, concurrency=args.concurrency,
-                        duration=args.max_duration))
-                # The API polls to the paused metrics that timed out are not failures.
-                poller.failures = failures_before
-                accepted_total += ma.accepted
-                caught_up_alone = await drained("closed loop, intake alone")
-                ca2 = cpu.snapshot()
-                ma_sum["metrics_caught_up_after_load_s"] = (
-                    round(caught_up_alone - ma.end, 3) if caught_up_alone else None)
-                if caught_up_alone and ma.accepted:
-                    span = caught_up_alone - ma.start
+                ma, ma_sum, used, span = await closed_then_drained(
+                    "closed loop, intake alone", frozenset({"workflow", "metrics"}))
+                if used is not None:
                     ma_sum["intake_with_catch_up_cpu_ms"] = round(
-                        10 * span * CpuMeter.percent(ca, ca2, span).get("intake", 0.0)
-                        / ma.accepted, 2)
+                        10 * span * used.get("intake", 0.0) / ma.accepted, 2)
                 _, mb_sum, _ = await measured(closed_loop(
                     client, baseline_url, payloads, concurrency=args.concurrency,
                     duration=args.max_duration))
-                ratio = (mi_sum["accepted_per_s"] / mb_sum["accepted_per_s"]
-                         if mb_sum["accepted_per_s"] else None)
+                def to_baseline(summary: dict[str, Any]) -> float | None:
+                    base = mb_sum["accepted_per_s"]
+                    return round(summary["accepted_per_s"] / base, 3) if base else None
+
                 result["max_throughput"] = {
                     "concurrency": args.concurrency, "duration_s": args.max_duration,
                     "intake_per_s": mi_sum["accepted_per_s"],
                     "baseline_per_s": mb_sum["accepted_per_s"],
-                    "ratio": round(ratio, 3) if ratio is not None else None,
+                    "ratio": to_baseline(mi_sum),
                     # CPU per accepted request of the HTTP process alone (intake's excludes the
                     # workflow/metrics/NATS work its events cause; the database's is apart).
                     "intake_process_cpu_ms": mi_sum.get("cpu_ms_per_accepted", {}).get("intake"),
@@ -1012,9 +1020,7 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
                     .get("baseline"),
                     # The same closed loop with workflow and metrics paused: intake alone.
                     "intake_alone_per_s": ma_sum["accepted_per_s"],
-                    "ratio_intake_alone": (round(ma_sum["accepted_per_s"]
-                                                 / mb_sum["accepted_per_s"], 3)
-                                           if mb_sum["accepted_per_s"] else None),
+                    "ratio_intake_alone": to_baseline(ma_sum),
                     "intake_alone_process_cpu_ms": ma_sum.get("cpu_ms_per_accepted", {})
                     .get("intake"),
                     # ... and until workflow and metrics caught up (intake's consumer too).

@@ -186,33 +186,31 @@ async def _settled(pm: ProcessMesh, client: httpx.AsyncClient, committed: int) -
     return c["submitted"] == committed and c["cases_opened"] == committed
 
 
-async def _committed_in_intake(pm: ProcessMesh) -> set[str]:
-    """The codes of every dossier intake committed."""
+async def _column(url: str, column: Any) -> list[Any]:
+    """Every value of ``column`` in the database at ``url`` (a service's, from outside)."""
     from sqlalchemy import select
 
     from motcua.db import create_engine
-    from motcua_intake.dossiers.models import Dossier
 
-    engine = create_engine(pm.urls["intake"])
+    engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            return set((await conn.scalars(select(Dossier.code))).all())
+            return list((await conn.scalars(select(column))).all())
     finally:
         await engine.dispose()
+
+
+async def _committed_in_intake(pm: ProcessMesh) -> set[str]:
+    """The codes of every dossier intake committed."""
+    from motcua_intake.dossiers.models import Dossier
+
+    return set(await _column(pm.urls["intake"], Dossier.code))
 
 
 async def _cases_in_workflow(pm: ProcessMesh) -> int:
-    from sqlalchemy import func, select
-
-    from motcua.db import create_engine
     from motcua_workflow.cases.models import Case
 
-    engine = create_engine(pm.urls["workflow"])
-    try:
-        async with engine.connect() as conn:
-            return int(await conn.scalar(select(func.count()).select_from(Case)))
-    finally:
-        await engine.dispose()
+    return len(await _column(pm.urls["workflow"], Case.id))
 
 
 class TestKill9:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import event, func, select
-from sqlalchemy.engine import make_url
 
 from motcua import outbox
 from motcua.contracts.intake import DossierSubmittedV1
@@ -20,12 +19,27 @@ from motcua.outbox import Relay
 from motcua.testing import PostgresServer, postgres_factory, wait_for
 
 
+@contextlib.asynccontextmanager
+async def _relays(postgres: PostgresServer, name: str, count: int,
+                  **kwargs: Any) -> AsyncIterator[tuple[str, list[Relay]]]:
+    """``count`` relays, each on its own engine, on a fresh database; they resign and their
+    engines are disposed at the end."""
+    url = await postgres_factory(postgres)(name)
+    engines = [create_engine(url) for _ in range(count)]
+    relays = [Relay(e, session_factory(e), bus=None, **kwargs)  # type: ignore[arg-type]
+              for e in engines]
+    try:
+        yield url, relays
+    finally:
+        for relay in relays:
+            await relay._resign()
+        for engine in engines:
+            await engine.dispose()
+
+
 async def test_one_leader_per_database_and_a_resigned_leader_hands_over(
         postgres: PostgresServer) -> None:
-    url = await postgres_factory(postgres)("relay_leadership")
-    engines = [create_engine(url), create_engine(url)]
-    first, second = (Relay(e, session_factory(e), bus=None) for e in engines)  # type: ignore[arg-type]
-    try:
+    async with _relays(postgres, "relay_leadership", 2) as (_, (first, second)):
         assert await first._lead()
         assert first.is_leader
         assert not await second._lead()
@@ -37,30 +51,16 @@ async def test_one_leader_per_database_and_a_resigned_leader_hands_over(
         assert not first.is_leader
         assert await second._lead()
         assert not await first._lead()
-    finally:
-        await second._resign()
-        for engine in engines:
-            await engine.dispose()
 
 
 async def test_a_leader_whose_connection_was_ended_hands_over(
         postgres: PostgresServer) -> None:
-    url = await postgres_factory(postgres)("relay_connection_ended")
-    engines = [create_engine(url), create_engine(url)]
-    first, second = (Relay(e, session_factory(e), bus=None) for e in engines)  # type: ignore[arg-type]
-    try:
+    async with _relays(postgres, "relay_connection_ended", 2) as (url, (first, second)):
         assert await first._lead()
         assert await first._lead()  # still leading: its connection stands
-        admin = await asyncpg.connect(postgres.admin_url.replace("+asyncpg", "", 1))
-        try:
-            # The leader's database session ends (a restart, an administrator): its lock
-            # goes with it.
-            assert await admin.fetchval(
-                "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a JOIN pg_locks l "
-                "ON l.pid = a.pid WHERE l.locktype = 'advisory' "
-                "AND datname = $1", make_url(url).database)
-        finally:
-            await admin.close()
+        # The leader's database session ends (a restart, an administrator): its lock
+        # goes with it.
+        assert await postgres.end_sessions(url, lock_holders_only=True)
         await wait_for(second._lead, what="the standby taking the lock")
 
         async def first_resigned() -> bool:
@@ -68,22 +68,14 @@ async def test_a_leader_whose_connection_was_ended_hands_over(
 
         await wait_for(first_resigned, what="the old leader noticing its session ended")
         assert not first.is_leader and second.is_leader
-    finally:
-        await first._resign()
-        await second._resign()
-        for engine in engines:
-            await engine.dispose()
 
 
 async def test_the_leader_checks_its_session_without_a_round_trip_and_probes_it(
         postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = await postgres_factory(postgres)("relay_probe")
-    engine = create_engine(url)
-    relay = Relay(engine, session_factory(engine), bus=None)  # type: ignore[arg-type]
-    statements: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute",
-                 lambda *args: statements.append(args[2]))
-    try:
+    async with _relays(postgres, "relay_probe", 1) as (url, (relay,)):
+        statements: list[str] = []
+        event.listen(relay._engine.sync_engine, "before_cursor_execute",
+                     lambda *args: statements.append(args[2]))
         assert await relay._lead()
         statements.clear()
         assert await relay._lead()
@@ -95,14 +87,7 @@ async def test_the_leader_checks_its_session_without_a_round_trip_and_probes_it(
             def is_closed(self) -> bool:
                 return False
 
-        admin = await asyncpg.connect(postgres.admin_url.replace("+asyncpg", "", 1))
-        try:
-            assert await admin.fetchval(
-                "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a JOIN pg_locks l "
-                "ON l.pid = a.pid WHERE l.locktype = 'advisory' AND datname = $1",
-                make_url(url).database)
-        finally:
-            await admin.close()
+        assert await postgres.end_sessions(url, lock_holders_only=True)
         relay._leader_driver = SeesNoEnd()
         monkeypatch.setattr(outbox, "LEADER_PROBE_S", 0.0)
         statements.clear()
@@ -110,17 +95,11 @@ async def test_the_leader_checks_its_session_without_a_round_trip_and_probes_it(
         assert statements[0].startswith("SELECT 1")  # the probe
         assert relay.is_leader and relay._leader_driver is not None
         assert not isinstance(relay._leader_driver, SeesNoEnd)
-    finally:
-        await relay._resign()
-        await engine.dispose()
 
 
 async def test_a_stopped_relay_hands_over(postgres: PostgresServer) -> None:
-    url = await postgres_factory(postgres)("relay_stopped")
-    engines = [create_engine(url), create_engine(url)]
-    leader, standby = (Relay(e, session_factory(e), bus=None, max_backoff_s=0.2)  # type: ignore[arg-type]
-                       for e in engines)
-    try:
+    async with _relays(postgres, "relay_stopped", 2, max_backoff_s=0.2) as (_, relays):
+        leader, standby = relays
         # This database has no outbox table: the leader leads, then fails and backs off
         # in a loop, as it would while its database misbehaves, until it is stopped.
         task = asyncio.create_task(leader.run())
@@ -130,10 +109,6 @@ async def test_a_stopped_relay_hands_over(postgres: PostgresServer) -> None:
         assert task.cancelled()
         assert not leader.is_leader
         assert await standby._lead()
-    finally:
-        await standby._resign()
-        for engine in engines:
-            await engine.dispose()
 
 
 class TestWake:

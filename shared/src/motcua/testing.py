@@ -61,17 +61,36 @@ class PostgresServer:
         parts = urlsplit(self.admin_url)
         return urlunsplit(parts._replace(path=f"/{database}"))
 
-    async def create_database(self, name: str) -> str:
-        """Create an empty database; return its SQLAlchemy URL."""
+    async def _admin(self) -> Any:
+        """A plain asyncpg connection to the server's ``postgres`` database."""
         import asyncpg
 
         parts = urlsplit(self.admin_url.replace("+asyncpg", ""))
-        conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+        return await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+
+    async def create_database(self, name: str) -> str:
+        """Create an empty database; return its SQLAlchemy URL."""
+        conn = await self._admin()
         try:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
             await conn.close()
         return self.url_for(name)
+
+    async def end_sessions(self, url: str, *, lock_holders_only: bool = False) -> int:
+        """End the server processes serving the database of ``url``, as a restart or an
+        administrator would (only those holding an advisory lock if ``lock_holders_only``);
+        how many were ended."""
+        query = ("SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a "
+                 "WHERE a.datname = $1")
+        if lock_holders_only:
+            query += (" AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
+                      "AND l.locktype = 'advisory')")
+        conn = await self._admin()
+        try:
+            return int(await conn.fetchval(query, urlsplit(url).path.lstrip("/")))
+        finally:
+            await conn.close()
 
 
 DatabaseFactory = Callable[[str], Awaitable[str]]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 from sqlalchemy import event, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -238,14 +236,7 @@ class TestDatabaseConnectionLost:
         await submit(intake, body, submitter(mesh, body))
         # Every server process serving intake's database goes away, as in a restart: the
         # pooled connections, the relay's leader connection and the side pool's.
-        server = request.getfixturevalue("postgres")
-        admin = await asyncpg.connect(server.admin_url.replace("+asyncpg", "", 1))
-        try:
-            ended = await admin.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = $1", make_url(mesh.urls["intake"]).database)
-        finally:
-            await admin.close()
+        ended = await request.getfixturevalue("postgres").end_sessions(mesh.urls["intake"])
         assert ended >= 2
 
         # One submission retried with its Idempotency-Key until it is accepted.
