@@ -1195,10 +1195,9 @@ def cleanup(children: Children, state: dict[str, Any]) -> None:
         with contextlib.suppress(Exception):
             nats_server.stop()
     pg = state.pop("pg", None)
-    server = getattr(pg, "_server", None) if pg is not None else None
-    if server is not None:
+    if pg is not None:
         with contextlib.suppress(Exception):
-            server.cleanup()
+            pg.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,9 +26,12 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> PostgresServer:
-    """A real PostgreSQL (embedded unless MOTCUA_TEST_POSTGRES_URL is set)."""
-    return PostgresServer(tmp_path_factory.mktemp("pg"))
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real PostgreSQL (embedded unless MOTCUA_TEST_POSTGRES_URL is set), stopped at the
+    end of the session."""
+    server = PostgresServer(tmp_path_factory.mktemp("pg"))
+    yield server
+    server.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

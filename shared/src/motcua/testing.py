@@ -56,6 +56,15 @@ class PostgresServer:
             raw = self._server.get_uri("postgres")
             self.admin_url = raw.replace("postgresql://", "postgresql+asyncpg://", 1)
 
+    def close(self) -> None:
+        """Stop the embedded server and delete its data (nothing for an external one).
+
+        Called by the test session's teardown: the wheel's own exit hook does not run in
+        every test worker process (pytest-xdist), which left servers running."""
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
     def url_for(self, database: str) -> str:
         """SQLAlchemy URL of ``database`` on this server."""
         parts = urlsplit(self.admin_url)
