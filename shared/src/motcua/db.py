@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     event,
     null,
     text,
@@ -45,6 +46,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.sql.elements import Null
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -217,14 +219,16 @@ def dialect_insert(session: AsyncSession | str) -> Any:
 
 
 async def insert_new(session: AsyncSession, *objects: Any) -> None:
-    """Write new mapped objects with one Core INSERT per table, outside the unit of work.
+    """Write new mapped objects with Core INSERTs, outside the unit of work.
 
     For rows a use case creates and does not change again in its transaction (a
-    submission's dossier, documents and timeline): each table's rows go in one
-    executemany, tables in the order they are first named, rows in the order given,
-    without the unit of work's bookkeeping. Objects pending in the session are flushed
-    first (they may be the parents of these rows). The objects stay transient (not in
-    the session): read them afterwards, do not change them.
+    submission's dossier, documents and timeline), without the unit of work's
+    bookkeeping. On SQLite each table's rows go in one executemany, tables in the order
+    they are first named. On PostgreSQL rows of several tables go in one statement, one
+    round trip (see :func:`_insert_together`). Either way each table's rows are written
+    in the order given (an autoincrement key ascends in it). Objects pending in the
+    session are flushed first (they may be the parents of these rows). The objects stay
+    transient (not in the session): read them afterwards, do not change them.
 
     Unset attributes are written as the unit of work writes them: an autoincrement key
     unset in every row of its table is left to the database, a scalar column default
@@ -241,8 +245,76 @@ async def insert_new(session: AsyncSession, *objects: Any) -> None:
              for attr, column in spec.columns})
     # Everything is checked before anything is written.
     writes = [(table, spec.leave_serial(rows)) for table, (spec, rows) in by_table.items()]
+    if len(writes) > 1 and session.bind.dialect.name == "postgresql" \
+            and sum(len(rows) * len(rows[0]) for _, rows in writes) <= _MAX_PARAMETERS:
+        await _insert_together(session, writes)
+        return
     for table, rows in writes:
         await session.execute(table.insert(), rows)
+
+
+#: PostgreSQL's protocol allows 32767 parameters in one statement; past this, per table.
+_MAX_PARAMETERS = 30_000
+#: Per dialect: (tables, their columns, row counts) → (SQL, where each parameter comes from)
+_TOGETHER: weakref.WeakKeyDictionary[Any, dict[Any, tuple[str, list[Any]]]] = (
+    weakref.WeakKeyDictionary())
+#: Shapes kept per dialect (a submission's shape varies with its number of documents).
+_TOGETHER_SHAPES = 256
+
+
+async def _insert_together(session: AsyncSession,
+                           writes: list[tuple[Table, list[dict[str, Any]]]]) -> None:
+    """Every table's rows in one PostgreSQL statement: a multi-row INSERT per table, all
+    but the last as data-modifying CTEs (``WITH t0 AS (INSERT …), … INSERT …``).
+
+    One round trip instead of one per table: each statement through SQLAlchemy costs
+    about as much CPU as the round trip itself, and a multi-row INSERT is a statement
+    SQLAlchemy does not cache, so the SQL of each shape (tables, columns, row counts) is
+    compiled once here and run as driver SQL, its values passed through the columns' own
+    bind processors as SQLAlchemy would. Foreign keys are checked at the end of the
+    statement, so a child may be written with its parent. PostgreSQL gives each table's
+    rows their serial values in the order of its VALUES list, i.e. the order given; the
+    CTEs' own order of execution is unspecified, which matters to nothing here (one
+    table's rows are in one INSERT). Errors are SQLAlchemy's, as with ``execute``.
+    """
+    dialect = session.bind.dialect
+    shapes = _TOGETHER.setdefault(dialect, {})
+    shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in writes)
+    plan = shapes.get(shape)
+    if plan is None:
+        plan = _together_plan(dialect, shape)
+        if len(shapes) >= _TOGETHER_SHAPES:
+            shapes.pop(next(iter(shapes)))
+        shapes[shape] = plan
+    sql, sources = plan
+    args = []
+    for t, r, key, process in sources:
+        value = writes[t][1][r][key]
+        # SQL NULL (a JSON column's unset value) is None to the driver, for any type.
+        args.append(None if isinstance(value, Null) else
+                    process(value) if process is not None else value)
+    conn = await session.connection()
+    await conn.exec_driver_sql(sql, tuple(args))
+
+
+def _together_plan(dialect: Any, shape: tuple[tuple[Table, tuple[str, ...], int], ...]
+                   ) -> tuple[str, list[Any]]:
+    inserts, sources = [], {}
+    for t, (table, keys, count) in enumerate(shape):
+        values = []
+        for r in range(count):
+            row = {}
+            for key in keys:
+                column = table.c[key]
+                name = f"t{t}_r{r}_{key}"
+                row[key] = bindparam(name, type_=column.type)
+                sources[name] = (t, r, key,
+                                 column.type.dialect_impl(dialect).bind_processor(dialect))
+            values.append(row)
+        inserts.append(table.insert().values(values))
+    statement = inserts[-1].add_cte(*(ins.cte(f"_w{t}") for t, ins in enumerate(inserts[:-1])))
+    compiled = statement.compile(dialect=dialect)
+    return compiled.string, [sources[name] for name in compiled.positiontup or ()]
 
 
 @dataclass(frozen=True)
