@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
     ForeignKey,
     Integer,
     String,
@@ -173,12 +174,16 @@ async def test_what_it_cannot_write_as_the_unit_of_work_would_is_refused(rig: An
             assert await session.scalar(select(func.count()).select_from(table)) == 0
 
 
-async def test_values_are_written_as_their_columns_bind_them(rig: Any) -> None:
+async def test_values_are_written_as_their_columns_bind_them(
+        rig: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """JSON, SQL NULL, defaults and UTC timestamps alike whether the tables share a
-    statement (PostgreSQL) or not, in both a first and a second shape of one set of
-    tables (the second another row count)."""
+    statement (PostgreSQL) or not. One shape is kept: a first shape, another (one more
+    row, which replaces it), the first again (made again), the first with other values
+    (its statement reused)."""
+    monkeypatch.setattr(db, "_TOGETHER_SHAPES", 1)
     sessions = rig.sessions
-    for code, extras in (("P6", [{"a": [1, "á"]}, None]), ("P7", [None, {"b": None}, {}])):
+    for code, extras in (("P6", [{"a": [1, "á"]}, None]), ("P7", [None, {"b": None}, {}]),
+                         ("P9", [None, [2, 3]]), ("P10", ["x", None])):
         async with sessions() as session, session.begin():
             row = outbox.new_row(session, _event(code), province="H56", key=code)
             await insert_new(session, Parent(code=code, label="đơn"), row,
@@ -209,3 +214,54 @@ async def test_past_the_parameter_limit_each_table_has_its_own_statement(
     assert rig.inserts == [(("parent",), False), (("child",), False)]
     async with rig.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Child)) == 1
+
+
+async def test_a_value_its_column_refuses_writes_nothing(rig: Any) -> None:
+    """The columns' bind processors run (a naive timestamp is refused by UtcDateTime)."""
+    sessions = rig.sessions
+    async with sessions() as session:
+        with pytest.raises(Exception, match="naive datetime"):
+            async with session.begin():
+                row = outbox.new_row(session, _event("P11"), province="H56", key="P11")
+                row.created_at = row.created_at.replace(tzinfo=None)
+                await insert_new(session, Parent(code="P11", label="x"), row)
+    async with sessions() as session:
+        for table in (Parent.__table__, outbox_table):
+            assert await session.scalar(select(func.count()).select_from(table)) == 0
+
+
+async def test_a_constraint_broken_in_one_table_writes_none_of_them(rig: Any) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    sessions = rig.sessions
+    async with sessions() as session, session.begin():
+        session.add(Parent(code="P12", label="there"))
+    async with sessions() as session:
+        with pytest.raises(IntegrityError):
+            async with session.begin():
+                await insert_new(session, Child(parent_code="P12", note="n"),
+                                 Child(parent_code="P13", note="no such parent"),
+                                 Parent(code="P12", label="twice"))
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Child)) == 0
+        assert await session.scalar(select(Parent.label)) == "there"
+
+
+class Counted(_Base):
+    """A table with a column the mapping leaves out but whose Python default applies."""
+
+    __tablename__ = "counted"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+Counted.__table__.append_column(Column("tally", Integer, default=3))
+
+
+async def test_an_unmapped_column_with_a_python_default_gets_it(rig: Any) -> None:
+    """Such a table goes per table on PostgreSQL too (the default is SQLAlchemy's)."""
+    async with rig.sessions() as session, session.begin():
+        await insert_new(session, Parent(code="P14", label="x"), Counted(code="C1"))
+    assert [tables for tables, _ in rig.inserts] == [("parent",), ("counted",)]
+    async with rig.sessions() as session:
+        assert (await session.execute(
+            select(Counted.__table__.c.tally))).scalar_one() == 3

@@ -225,10 +225,12 @@ async def insert_new(session: AsyncSession, *objects: Any) -> None:
     submission's dossier, documents and timeline), without the unit of work's
     bookkeeping. On SQLite each table's rows go in one executemany, tables in the order
     they are first named. On PostgreSQL rows of several tables go in one statement, one
-    round trip (see :func:`_insert_together`). Either way each table's rows are written
-    in the order given (an autoincrement key ascends in it). Objects pending in the
-    session are flushed first (they may be the parents of these rows). The objects stay
-    transient (not in the session): read them afterwards, do not change them.
+    round trip (see :func:`_insert_together`; per table as on SQLite for one table, past
+    ``_MAX_PARAMETERS`` values, or with an unmapped column that has a Python default).
+    Either way each table's rows are written in the order given (an autoincrement key
+    ascends in it). Objects pending in the session are flushed first (they may be the
+    parents of these rows). The objects stay transient (not in the session): read them
+    afterwards, do not change them.
 
     Unset attributes are written as the unit of work writes them: an autoincrement key
     unset in every row of its table is left to the database, a scalar column default
@@ -246,8 +248,8 @@ async def insert_new(session: AsyncSession, *objects: Any) -> None:
     # Everything is checked before anything is written.
     writes = [(table, spec.leave_serial(rows)) for table, (spec, rows) in by_table.items()]
     if len(writes) > 1 and session.bind.dialect.name == "postgresql" \
-            and sum(len(rows) * len(rows[0]) for _, rows in writes) <= _MAX_PARAMETERS:
-        await _insert_together(session, writes)
+            and sum(len(rows) * len(rows[0]) for _, rows in writes) <= _MAX_PARAMETERS \
+            and await _insert_together(session, writes):
         return
     for table, rows in writes:
         await session.execute(table.insert(), rows)
@@ -255,50 +257,67 @@ async def insert_new(session: AsyncSession, *objects: Any) -> None:
 
 #: PostgreSQL's protocol allows 32767 parameters in one statement; past this, per table.
 _MAX_PARAMETERS = 30_000
-#: Per dialect: (tables, their columns, row counts) → (SQL, where each parameter comes from)
-_TOGETHER: weakref.WeakKeyDictionary[Any, dict[Any, tuple[str, list[Any]]]] = (
+#: Per engine (weakly, as its side engine): (tables, their columns, row counts) → the SQL
+#: and where each parameter comes from, or None if that shape is written per table.
+_TOGETHER: weakref.WeakKeyDictionary[Any, dict[Any, _Plan | None]] = (
     weakref.WeakKeyDictionary())
-#: Shapes kept per dialect (a submission's shape varies with its number of documents).
+#: Shapes kept per engine, the oldest dropped first (a submission's shape varies with its
+#: number of documents).
 _TOGETHER_SHAPES = 256
 
 
 async def _insert_together(session: AsyncSession,
-                           writes: list[tuple[Table, list[dict[str, Any]]]]) -> None:
+                           writes: list[tuple[Table, list[dict[str, Any]]]]) -> bool:
     """Every table's rows in one PostgreSQL statement: a multi-row INSERT per table, all
-    but the last as data-modifying CTEs (``WITH t0 AS (INSERT …), … INSERT …``).
+    but the last as data-modifying CTEs (``WITH _w0 AS (INSERT …), … INSERT …``).
+    False, having written nothing, if this shape must go per table.
 
     One round trip instead of one per table: each statement through SQLAlchemy costs
     about as much CPU as the round trip itself, and a multi-row INSERT is a statement
     SQLAlchemy does not cache, so the SQL of each shape (tables, columns, row counts) is
     compiled once here and run as driver SQL, its values passed through the columns' own
-    bind processors as SQLAlchemy would. Foreign keys are checked at the end of the
-    statement, so a child may be written with its parent. PostgreSQL gives each table's
-    rows their serial values in the order of its VALUES list, i.e. the order given; the
-    CTEs' own order of execution is unspecified, which matters to nothing here (one
-    table's rows are in one INSERT). Errors are SQLAlchemy's, as with ``execute``.
+    bind processors as SQLAlchemy would. Being driver SQL, it is seen by the engine's
+    ``before_cursor_execute`` listeners but not by the session's ``do_orm_execute``.
+    A table with an unmapped column that has a Python default goes per table (the
+    default is SQLAlchemy's to apply). Foreign keys are checked at the end of the
+    statement, so a child may be written with its parent. Each table's rows get their
+    serial values in the order of its VALUES list, i.e. the order given: PostgreSQL
+    evaluates the list's rows in order (relied upon, as it does not promise it; the
+    outbox's order is tested); the CTEs' own order of execution is unspecified, which
+    matters to nothing here. Errors are SQLAlchemy's, as with ``execute``.
     """
-    dialect = session.bind.dialect
-    shapes = _TOGETHER.setdefault(dialect, {})
+    conn = await session.connection()  # first: the dialect is initialised on connect
+    shapes = _TOGETHER.setdefault(conn.sync_connection.engine, {})
     shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in writes)
-    plan = shapes.get(shape)
-    if plan is None:
-        plan = _together_plan(dialect, shape)
+    if shape in shapes:
+        plan = shapes[shape]
+    else:
+        plan = _together_plan(conn.dialect, shape)
         if len(shapes) >= _TOGETHER_SHAPES:
             shapes.pop(next(iter(shapes)))
         shapes[shape] = plan
-    sql, sources = plan
+    if plan is None:
+        return False
     args = []
-    for t, r, key, process in sources:
+    for t, r, key, process in plan.sources:
         value = writes[t][1][r][key]
         # SQL NULL (a JSON column's unset value) is None to the driver, for any type.
         args.append(None if isinstance(value, Null) else
                     process(value) if process is not None else value)
-    conn = await session.connection()
-    await conn.exec_driver_sql(sql, tuple(args))
+    await conn.exec_driver_sql(plan.sql, tuple(args))
+    return True
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A shape's SQL and, per positional parameter, (table, row, column key, processor)."""
+
+    sql: str
+    sources: list[tuple[int, int, str, Any]]
 
 
 def _together_plan(dialect: Any, shape: tuple[tuple[Table, tuple[str, ...], int], ...]
-                   ) -> tuple[str, list[Any]]:
+                   ) -> _Plan | None:
     inserts, sources = [], {}
     for t, (table, keys, count) in enumerate(shape):
         values = []
@@ -314,7 +333,10 @@ def _together_plan(dialect: Any, shape: tuple[tuple[Table, tuple[str, ...], int]
         inserts.append(table.insert().values(values))
     statement = inserts[-1].add_cte(*(ins.cte(f"_w{t}") for t, ins in enumerate(inserts[:-1])))
     compiled = statement.compile(dialect=dialect)
-    return compiled.string, [sources[name] for name in compiled.positiontup or ()]
+    names = compiled.positiontup or ()
+    if any(name not in sources for name in names):  # a column default's own parameter
+        return None
+    return _Plan(compiled.string, [sources[name] for name in names])
 
 
 @dataclass(frozen=True)
