@@ -8,6 +8,7 @@ import contextlib
 import json
 import subprocess
 import sys
+from typing import Any
 
 import httpx
 import pytest
@@ -48,6 +49,32 @@ class TestSettings:
     def test_lists_come_as_json(self, monkeypatch) -> None:
         monkeypatch.setenv("MOTCUA_CONSUMER_BACKOFF_S", "[0.5, 2]")
         assert service_settings("workflow")().consumer_backoff_s == [0.5, 2.0]
+
+    async def test_database_pool_sizes_reach_the_running_service(
+            self, monkeypatch, mesh: Any, backend: str) -> None:
+        """Pool sizes are settings (service-specific winning); a running service's
+        PostgreSQL pools have them; SQLite keeps its one connection."""
+        from motcua.db import side_engine
+
+        monkeypatch.setenv("MOTCUA_DATABASE_POOL_SIZE", "4")
+        monkeypatch.setenv("MOTCUA_INTAKE_DATABASE_POOL_SIZE", "3")
+        monkeypatch.setenv("MOTCUA_DATABASE_SIDE_POOL_SIZE", "2")
+        assert service_settings("workflow")().database_pool_size == 4
+        monkeypatch.setenv("MOTCUA_WORKFLOW_DATABASE_SIDE_POOL_SIZE", "0")
+        with pytest.raises(ValueError, match="database_side_pool_size"):
+            service_settings("workflow")()
+        await mesh.prepare("intake")
+        settings = service_settings("intake")(**{
+            k: v for k, v in mesh.settings("intake").model_dump().items()
+            if not k.startswith("database_") or k == "database_url"})
+        assert (settings.database_pool_size, settings.database_side_pool_size) == (3, 2)
+        service = await mesh.start("intake", app=mesh.specs["intake"].create_app(settings))
+        engine = service.runtime.engine
+        if backend == "postgresql":
+            assert engine.sync_engine.pool.size() == 3
+            assert side_engine(engine).sync_engine.pool.size() == 2
+        else:
+            assert engine.sync_engine.pool.size() == 1
 
     def test_rejects_a_malformed_province(self, monkeypatch) -> None:
         monkeypatch.setenv("MOTCUA_PROVINCE", "h56.>")
@@ -279,14 +306,29 @@ async def test_provisioning_again_narrows_an_existing_durables_filter(
         await nc.close()
 
 
+class _DriverError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"driver error {sqlstate}")
+        self.sqlstate = sqlstate
+
+
 class TestDatabaseErrors:
-    """A lost connection answers 503 database.unavailable; any other database error is
-    unexpected: 500 internal, with no details."""
+    """A lost connection, a database refusing work for now (SQLSTATE class 53, 57P03) or
+    one that cannot be reached answers 503 database.unavailable; any other database
+    error is unexpected: 500 internal, with no details."""
 
     @staticmethod
     def _app() -> FastAPI:
         app = FastAPI()
         install_problem_handlers(app)
+
+        @app.get("/refused/{sqlstate}")
+        async def refused(sqlstate: str) -> None:
+            raise DBAPIError("SELECT 1", None, _DriverError(sqlstate))
+
+        @app.get("/unreachable")
+        async def unreachable() -> None:
+            raise ConnectionRefusedError(111, "Connect call failed")
 
         @app.get("/lost")
         async def lost() -> None:
@@ -309,3 +351,72 @@ class TestDatabaseErrors:
         assert broken.status_code == 500 and broken.json()["code"] == "internal"
         assert broken.headers["content-type"] == "application/problem+json"
         assert "secret_detail" not in broken.text and "INSERT" not in broken.text
+
+    async def test_a_database_refusing_or_out_of_reach_answers_503(self) -> None:
+        transport = httpx.ASGITransport(app=self._app(), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answers = {path: await client.get(path) for path in (
+                "/refused/53300", "/refused/53100", "/refused/57P03", "/unreachable",
+                "/refused/23505", "/refused/57P01")}
+        for path in ("/refused/53300", "/refused/53100", "/refused/57P03", "/unreachable"):
+            r = answers[path]
+            assert (r.status_code, r.headers.get("retry-after")) == (503, "1"), path
+            assert r.json()["code"] == "database.unavailable", path
+        # A unique violation, or an administrator ending the session: not "retry later".
+        for path in ("/refused/23505", "/refused/57P01"):
+            assert answers[path].status_code == 500, path
+            assert "driver error" not in answers[path].text
+
+
+class TestDatabaseRefusingConnections:
+    """The answers above for the errors a real PostgreSQL and a real driver raise."""
+
+    @staticmethod
+    def _app(url: str) -> FastAPI:
+        from sqlalchemy import text
+
+        from motcua.db import create_engine
+
+        app = FastAPI()
+        install_problem_handlers(app)
+        engine = create_engine(url, pool_size=1, side_pool_size=1)
+
+        @app.get("/read")
+        async def read() -> int:
+            async with engine.connect() as conn:
+                return int((await conn.execute(text("SELECT 1"))).scalar_one())
+
+        return app
+
+    async def _get(self, url: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=self._app(url), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.get("/read")
+
+    async def test_no_connection_allowed_and_no_server(self, postgres: Any) -> None:
+        import secrets
+        import socket
+
+        from sqlalchemy.engine import make_url
+
+        url = await postgres.create_database(f"refusing_{secrets.token_hex(4)}")
+        role = f"limited_{secrets.token_hex(4)}"
+        admin = await postgres._admin()
+        try:
+            await admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0')
+            refused = await self._get(
+                make_url(url).set(username=role).render_as_string(hide_password=False))
+        finally:
+            await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+            await admin.close()
+        with socket.socket() as sock:  # a port nothing listens on
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        unreachable = await self._get(make_url(url).set(
+            host="127.0.0.1", port=port, query={}).render_as_string(hide_password=False))
+        for r in (refused, unreachable):
+            assert (r.status_code, r.json()["code"]) == (503, "database.unavailable")
+            assert r.headers["retry-after"] == "1"
+        assert "refused the request" in refused.json()["detail"]
+        assert "could not be reached" in unreachable.json()["detail"]
+        assert (await self._get(url)).json() == 1  # the database itself is fine

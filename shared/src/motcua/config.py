@@ -94,6 +94,11 @@ class ServiceSettings(MeshSettings):
     service: str = "service"
     port: int = 0
     database_url: str = ""
+    #: PostgreSQL connections kept per service process: the requests' and consumers'
+    #: pool, and the side pool of counters and the relay (``max_connections`` must allow
+    #: their sum per process). Ignored on SQLite (one connection per process).
+    database_pool_size: int = Field(default=30, ge=1)
+    database_side_pool_size: int = Field(default=8, ge=1)
     #: Outbox relay: rows claimed per batch and the idle poll (a commit wakes it at once).
     relay_batch: int = 200
     relay_idle_poll_s: float = 1.0

@@ -134,8 +134,14 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 30) -> AsyncEngine:
-    """An async engine configured for SQLite (WAL, FKs, immediate transactions) or PostgreSQL."""
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 30,
+                  side_pool_size: int = 8) -> AsyncEngine:
+    """An async engine configured for SQLite (WAL, FKs, immediate transactions) or PostgreSQL.
+
+    On PostgreSQL the engine keeps up to ``pool_size`` connections and its
+    :func:`side_engine` up to ``side_pool_size`` (a service's settings
+    ``database_pool_size`` and ``database_side_pool_size``); SQLite ignores both.
+    """
     if is_sqlite(url):
         # One connection per process: every transaction here takes SQLite's single write
         # lock (BEGIN IMMEDIATE below), so a second connection could only wait for it in
@@ -174,26 +180,29 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 30) -> Async
     # closing them, each a new server process and a connection set-up (intake: 5.95 and
     # 6.28 ms CPU per submission with 10 + 20 overflow, 5.59 and 5.76 with 30 kept; the
     # same 30 at most). They open lazily, up to the peak of concurrent transactions.
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0)
+    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0)
+    side_engine(engine, pool_size=side_pool_size)
+    return engine
 
 
 #: Keyed by the engine itself, weakly: a collected engine's id may be reused.
 _side_engines: weakref.WeakKeyDictionary[Any, AsyncEngine] = weakref.WeakKeyDictionary()
 
 
-def side_engine(engine: AsyncEngine) -> AsyncEngine:
+def side_engine(engine: AsyncEngine, *, pool_size: int = 8) -> AsyncEngine:
     """A small separate pool on ``engine``'s PostgreSQL database for single-statement
     autonomous transactions (autocommit: each statement commits on its own): a counter
     taken while a request holds its own connection, the outbox relay's reads and marks.
 
     Separate so a request never waits on the pool it already holds a connection of (with
     one pool, enough concurrent requests each holding one connection and asking for a
-    second would exhaust it and wait on each other). At most 8 connections per process.
-    Disposed with ``engine``.
+    second would exhaust it and wait on each other). Made with ``pool_size`` connections
+    at most on first use (:func:`create_engine` makes it at once, with its
+    ``side_pool_size``); disposed with ``engine``.
     """
     side = _side_engines.get(engine.sync_engine)
     if side is None:
-        side = create_async_engine(engine.url, pool_size=8, max_overflow=0,
+        side = create_async_engine(engine.url, pool_size=pool_size, max_overflow=0,
                                    isolation_level="AUTOCOMMIT")  # kept, no ping: as above
         _side_engines[engine.sync_engine] = side
 

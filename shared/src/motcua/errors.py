@@ -231,7 +231,7 @@ async def _on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
 class DatabaseUnavailable(Problem):
     status = 503
     code = "database.unavailable"
-    title = "Database connection lost; retry shortly"
+    title = "Database unavailable; retry shortly"
 
 
 class DatabaseOutcomeUnknown(Problem):
@@ -247,7 +247,24 @@ class DatabaseOutcomeUnknown(Problem):
                          "original answer if it was applied), or look the result up first.")
 
 
+#: SQLSTATEs of a database refusing work for now, having applied nothing: class 53
+#: (insufficient resources: too many connections, out of memory, disk full) and 57P03
+#: (starting up or shutting down).
+_REFUSING = ("53", "57P03")
+
+
+def _refused(exc: DBAPIError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(_REFUSING)
+
+
 async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    if _refused(exc):
+        log.warning("database_refused", path=request.url.path,
+                    sqlstate=getattr(exc.orig, "sqlstate", None))
+        return problem_response(DatabaseUnavailable(
+            "The database refused the request for now (no connection free, or it is "
+            "starting or stopping): nothing was applied. Retry.", retry_after=1), request)
     if not exc.connection_invalidated:
         raise exc  # to the 500 handler, as any unexpected error
     # The connection was lost before the COMMIT (a database restart, a dropped link), so
@@ -261,6 +278,17 @@ async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
         "The database connection was lost before the request was committed: nothing was "
         "applied. Retry.",
         retry_after=1), request)
+
+
+async def _on_connection_refused(request: Request, exc: ConnectionRefusedError,
+                                 ) -> JSONResponse:
+    # Raised as is (not wrapped by SQLAlchemy) when the pool cannot open a connection to
+    # the database server. The HTTP clients wrap theirs (httpx.ConnectError), so in a
+    # request it is the database.
+    log.warning("database_unreachable", path=request.url.path)
+    return problem_response(DatabaseUnavailable(
+        "The database could not be reached: nothing was applied. Retry.", retry_after=1),
+        request)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -279,4 +307,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     # Overload (no database connection free in time) is not a bug: 503 with Retry-After.
     app.add_exception_handler(SATimeoutError, _on_pool_timeout)
     app.add_exception_handler(DBAPIError, _on_database_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ConnectionRefusedError, _on_connection_refused)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)

@@ -170,7 +170,9 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.resolved_database_url())
+        engine = create_engine(settings.resolved_database_url(),
+                               pool_size=settings.database_pool_size,
+                               side_pool_size=settings.database_side_pool_size)
         bus = Bus(settings.nats_url, name=f"motcua-{settings.service}")
         relay_ref: list[Relay] = []
         sessions = session_factory(engine, relay_wake=lambda: relay_ref[0].wake())
