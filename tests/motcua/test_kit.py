@@ -63,12 +63,9 @@ class TestSettings:
         monkeypatch.setenv("MOTCUA_WORKFLOW_DATABASE_SIDE_POOL_SIZE", "0")
         with pytest.raises(ValueError, match="database_side_pool_size"):
             service_settings("workflow")()
-        await mesh.prepare("intake")
-        settings = service_settings("intake")(**{
-            k: v for k, v in mesh.settings("intake").model_dump().items()
-            if not k.startswith("database_") or k == "database_url"})
-        assert (settings.database_pool_size, settings.database_side_pool_size) == (3, 2)
-        service = await mesh.start("intake", app=mesh.specs["intake"].create_app(settings))
+        service = await mesh.start("intake")
+        assert (service.settings.database_pool_size,
+                service.settings.database_side_pool_size) == (3, 2)
         engine = service.runtime.engine
         if backend == "postgresql":
             assert engine.sync_engine.pool.size() == 3
@@ -372,7 +369,7 @@ class TestDatabaseRefusingConnections:
     """The answers above for the errors a real PostgreSQL and a real driver raise."""
 
     @staticmethod
-    def _app(url: str) -> FastAPI:
+    async def _get(url: str) -> httpx.Response:
         from sqlalchemy import text
 
         from motcua.db import create_engine
@@ -386,12 +383,12 @@ class TestDatabaseRefusingConnections:
             async with engine.connect() as conn:
                 return int((await conn.execute(text("SELECT 1"))).scalar_one())
 
-        return app
-
-    async def _get(self, url: str) -> httpx.Response:
-        transport = httpx.ASGITransport(app=self._app(url), raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            return await client.get("/read")
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.get("/read")
+        finally:
+            await engine.dispose()
 
     async def test_no_connection_allowed_and_no_server(self, postgres: Any) -> None:
         import secrets
@@ -399,24 +396,28 @@ class TestDatabaseRefusingConnections:
 
         from sqlalchemy.engine import make_url
 
-        url = await postgres.create_database(f"refusing_{secrets.token_hex(4)}")
-        role = f"limited_{secrets.token_hex(4)}"
+        name = f"refusing_{secrets.token_hex(4)}"
+        url = await postgres.create_database(name)
+        role, password = f"limited_{secrets.token_hex(4)}", secrets.token_hex(8)
         admin = await postgres._admin()
         try:
-            await admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0')
-            refused = await self._get(
-                make_url(url).set(username=role).render_as_string(hide_password=False))
+            await admin.execute(f"CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 0 "
+                                f"PASSWORD '{password}'")
+            refused = await self._get(make_url(url).set(
+                username=role, password=password).render_as_string(hide_password=False))
+            with socket.socket() as sock:  # a port nothing listens on
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            unreachable = await self._get(make_url(url).set(
+                host="127.0.0.1", port=port, query={}).render_as_string(hide_password=False))
+            fine = await self._get(url)
         finally:
             await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
             await admin.close()
-        with socket.socket() as sock:  # a port nothing listens on
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        unreachable = await self._get(make_url(url).set(
-            host="127.0.0.1", port=port, query={}).render_as_string(hide_password=False))
         for r in (refused, unreachable):
             assert (r.status_code, r.json()["code"]) == (503, "database.unavailable")
             assert r.headers["retry-after"] == "1"
         assert "refused the request" in refused.json()["detail"]
         assert "could not be reached" in unreachable.json()["detail"]
-        assert (await self._get(url)).json() == 1  # the database itself is fine
+        assert fine.json() == 1  # the database itself is fine

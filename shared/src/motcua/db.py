@@ -181,28 +181,32 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 30,
     # 6.28 ms CPU per submission with 10 + 20 overflow, 5.59 and 5.76 with 30 kept; the
     # same 30 at most). They open lazily, up to the peak of concurrent transactions.
     engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0)
-    side_engine(engine, pool_size=side_pool_size)
+    _side_pool_sizes[engine.sync_engine] = side_pool_size
     return engine
 
 
 #: Keyed by the engine itself, weakly: a collected engine's id may be reused.
 _side_engines: weakref.WeakKeyDictionary[Any, AsyncEngine] = weakref.WeakKeyDictionary()
+#: The side pool's size given to create_engine, per engine (8 if not made there).
+_side_pool_sizes: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
-def side_engine(engine: AsyncEngine, *, pool_size: int = 8) -> AsyncEngine:
+def side_engine(engine: AsyncEngine) -> AsyncEngine:
     """A small separate pool on ``engine``'s PostgreSQL database for single-statement
     autonomous transactions (autocommit: each statement commits on its own): a counter
     taken while a request holds its own connection, the outbox relay's reads and marks.
 
     Separate so a request never waits on the pool it already holds a connection of (with
     one pool, enough concurrent requests each holding one connection and asking for a
-    second would exhaust it and wait on each other). Made with ``pool_size`` connections
-    at most on first use (:func:`create_engine` makes it at once, with its
-    ``side_pool_size``); disposed with ``engine``.
+    second would exhaust it and wait on each other). Made on first use (again after
+    ``engine`` was disposed) with the ``side_pool_size`` given to :func:`create_engine`;
+    disposed with ``engine``.
     """
     side = _side_engines.get(engine.sync_engine)
     if side is None:
-        side = create_async_engine(engine.url, pool_size=pool_size, max_overflow=0,
+        side = create_async_engine(engine.url,
+                                   pool_size=_side_pool_sizes.get(engine.sync_engine, 8),
+                                   max_overflow=0,
                                    isolation_level="AUTOCOMMIT")  # kept, no ping: as above
         _side_engines[engine.sync_engine] = side
 

@@ -247,9 +247,10 @@ class DatabaseOutcomeUnknown(Problem):
                          "original answer if it was applied), or look the result up first.")
 
 
-#: SQLSTATEs of a database refusing work for now, having applied nothing: class 53
-#: (insufficient resources: too many connections, out of memory, disk full) and 57P03
-#: (starting up or shutting down).
+#: SQLSTATEs of a database refusing work for now, the transaction in progress not
+#: applied: class 53 (insufficient resources: too many connections, out of memory, disk
+#: full) and 57P03 (starting up or shutting down). A handler that committed an earlier
+#: transaction in the same request keeps that one.
 _REFUSING = ("53", "57P03")
 
 
@@ -264,7 +265,8 @@ async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
                     sqlstate=getattr(exc.orig, "sqlstate", None))
         return problem_response(DatabaseUnavailable(
             "The database refused the request for now (no connection free, or it is "
-            "starting or stopping): nothing was applied. Retry.", retry_after=1), request)
+            "starting or stopping): the transaction in progress was not applied. Retry.",
+            retry_after=1), request)
     if not exc.connection_invalidated:
         raise exc  # to the 500 handler, as any unexpected error
     # The connection was lost before the COMMIT (a database restart, a dropped link), so
@@ -287,7 +289,8 @@ async def _on_connection_refused(request: Request, exc: ConnectionRefusedError,
     # request it is the database.
     log.warning("database_unreachable", path=request.url.path)
     return problem_response(DatabaseUnavailable(
-        "The database could not be reached: nothing was applied. Retry.", retry_after=1),
+        "The database could not be reached (connection refused): the transaction in "
+        "progress was not applied. Retry.", retry_after=1),
         request)
 
 
