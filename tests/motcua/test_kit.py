@@ -399,22 +399,22 @@ class TestDatabaseRefusingConnections:
         name = f"refusing_{secrets.token_hex(4)}"
         url = await postgres.create_database(name)
         role, password = f"limited_{secrets.token_hex(4)}", secrets.token_hex(8)
-        admin = await postgres._admin()
-        try:
-            await admin.execute(f"CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 0 "
-                                f"PASSWORD '{password}'")
-            refused = await self._get(make_url(url).set(
-                username=role, password=password).render_as_string(hide_password=False))
-            with socket.socket() as sock:  # a port nothing listens on
-                sock.bind(("127.0.0.1", 0))
-                port = sock.getsockname()[1]
-            unreachable = await self._get(make_url(url).set(
-                host="127.0.0.1", port=port, query={}).render_as_string(hide_password=False))
-            fine = await self._get(url)
-        finally:
-            await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            await admin.close()
+        async with postgres.admin() as admin:
+            try:
+                await admin.execute(f"CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 0 "
+                                    f"PASSWORD '{password}'")
+                refused = await self._get(make_url(url).set(
+                    username=role, password=password).render_as_string(hide_password=False))
+                with socket.socket() as sock:  # a port nothing listens on
+                    sock.bind(("127.0.0.1", 0))
+                    port = sock.getsockname()[1]
+                unreachable = await self._get(make_url(url).set(
+                    host="127.0.0.1", port=port, query={}
+                ).render_as_string(hide_password=False))
+                fine = await self._get(url)
+            finally:
+                await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         for r in (refused, unreachable):
             assert (r.status_code, r.json()["code"]) == (503, "database.unavailable")
             assert r.headers["retry-after"] == "1"

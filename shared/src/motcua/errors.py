@@ -254,19 +254,20 @@ class DatabaseOutcomeUnknown(Problem):
 _REFUSING = ("53", "57P03")
 
 
-def _refused(exc: DBAPIError) -> bool:
-    state = getattr(exc.orig, "sqlstate", None)
-    return isinstance(state, str) and state.startswith(_REFUSING)
+def _unavailable(request: Request, event: str, why: str, **fields: Any) -> JSONResponse:
+    """503 database.unavailable with Retry-After, logged as ``event``."""
+    log.warning(event, path=request.url.path, **fields)
+    return problem_response(DatabaseUnavailable(
+        f"{why}: the transaction in progress was not applied. Retry.", retry_after=1),
+        request)
 
 
 async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-    if _refused(exc):
-        log.warning("database_refused", path=request.url.path,
-                    sqlstate=getattr(exc.orig, "sqlstate", None))
-        return problem_response(DatabaseUnavailable(
-            "The database refused the request for now (no connection free, or it is "
-            "starting or stopping): the transaction in progress was not applied. Retry.",
-            retry_after=1), request)
+    state = getattr(exc.orig, "sqlstate", None)
+    if isinstance(state, str) and state.startswith(_REFUSING):
+        return _unavailable(request, "database_refused", "The database refused the request "
+                            "for now (no connection free, or it is starting or stopping)",
+                            sqlstate=state)
     if not exc.connection_invalidated:
         raise exc  # to the 500 handler, as any unexpected error
     # The connection was lost before the COMMIT (a database restart, a dropped link), so
@@ -274,12 +275,9 @@ async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     # (motcua.db.create_engine), so this is how a restart shows: SQLAlchemy has already
     # marked every older connection of the pool for replacement, and the retry gets a
     # fresh one.
-    log.warning("database_connection_lost", path=request.url.path,
-                error_type=type(exc.orig).__name__)
-    return problem_response(DatabaseUnavailable(
-        "The database connection was lost before the request was committed: nothing was "
-        "applied. Retry.",
-        retry_after=1), request)
+    return _unavailable(request, "database_connection_lost",
+                        "The database connection was lost before the request was committed",
+                        error_type=type(exc.orig).__name__)
 
 
 async def _on_connection_refused(request: Request, exc: ConnectionRefusedError,
@@ -287,11 +285,8 @@ async def _on_connection_refused(request: Request, exc: ConnectionRefusedError,
     # Raised as is (not wrapped by SQLAlchemy) when the pool cannot open a connection to
     # the database server. The HTTP clients wrap theirs (httpx.ConnectError), so in a
     # request it is the database.
-    log.warning("database_unreachable", path=request.url.path)
-    return problem_response(DatabaseUnavailable(
-        "The database could not be reached (connection refused): the transaction in "
-        "progress was not applied. Retry.", retry_after=1),
-        request)
+    return _unavailable(request, "database_unreachable",
+                        "The database could not be reached (connection refused)")
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -19,7 +19,7 @@ import inspect
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,20 +70,23 @@ class PostgresServer:
         parts = urlsplit(self.admin_url)
         return urlunsplit(parts._replace(path=f"/{database}"))
 
-    async def _admin(self) -> Any:
-        """A plain asyncpg connection to the server's ``postgres`` database."""
+    @contextlib.asynccontextmanager
+    async def admin(self) -> AsyncIterator[Any]:
+        """A plain asyncpg connection to the server's ``postgres`` database, as its
+        administrator (roles, databases, sessions); closed after the block."""
         import asyncpg
 
         parts = urlsplit(self.admin_url.replace("+asyncpg", ""))
-        return await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+        conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
     async def create_database(self, name: str) -> str:
         """Create an empty database; return its SQLAlchemy URL."""
-        conn = await self._admin()
-        try:
+        async with self.admin() as conn:
             await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
         return self.url_for(name)
 
     async def end_sessions(self, url: str, *, lock_holders_only: bool = False) -> int:
@@ -95,11 +98,8 @@ class PostgresServer:
         if lock_holders_only:
             query += (" AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
                       "AND l.locktype = 'advisory')")
-        conn = await self._admin()
-        try:
+        async with self.admin() as conn:
             return int(await conn.fetchval(query, urlsplit(url).path.lstrip("/")))
-        finally:
-            await conn.close()
 
 
 DatabaseFactory = Callable[[str], Awaitable[str]]
