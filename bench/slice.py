@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import http1  # bench/http1.py: the generator's own lean client (see its docstring)
 import httpx
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -286,46 +287,17 @@ def pct(values: list[float], q: float) -> float | None:
     return round(ordered[k] * 1000, 2)
 
 
-OnAccepted = Callable[[int, httpx.Response, float], None]
+OnAccepted = Callable[[int, http1.Response, float], None]
 HEADERS = {"content-type": "application/json"}
-#: Requests are spread over many small httpx clients: one AsyncClient with a big pool costs
-#: 2-4 ms of CPU per request at 32-256 concurrent requests on this kind of machine (its pool
-#: bookkeeping grows with the queue), 64 clients of 4 connections cost about 0.6 ms.
-CLIENTS, CONNECTIONS_PER_CLIENT = 64, 4
 
 
-class ClientPool:
-    """Many small httpx AsyncClients (loopback only, no proxies from the environment)."""
-
-    def __init__(self, timeout: float) -> None:
-        # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them,
-        # so a POST never races a server-side close (a ReadError that is not the server's).
-        limits = httpx.Limits(max_connections=CONNECTIONS_PER_CLIENT,
-                              max_keepalive_connections=CONNECTIONS_PER_CLIENT,
-                              keepalive_expiry=2.0)
-        t = httpx.Timeout(timeout, pool=timeout)
-        self.clients = [httpx.AsyncClient(limits=limits, timeout=t, trust_env=False)
-                        for _ in range(CLIENTS)]
-
-    def __getitem__(self, i: int) -> httpx.AsyncClient:
-        return self.clients[i % len(self.clients)]
-
-    async def __aenter__(self) -> ClientPool:
-        return self
-
-    async def __aexit__(self, *_: Any) -> None:
-        for c in self.clients:
-            with contextlib.suppress(Exception):
-                await c.aclose()
-
-
-async def _one(client: httpx.AsyncClient, url: str, body: bytes, stats: PhaseStats,
+async def _one(client: http1.Client, url: str, body: bytes, stats: PhaseStats,
                intended: float, index: int, on_accepted: OnAccepted | None) -> None:
     sent = now()
     stats.lags.append(sent - intended)
     try:
         r = await client.post(url, content=body, headers=HEADERS)
-    except httpx.HTTPError as exc:
+    except http1.HTTPError as exc:
         kind = type(exc).__name__
         stats.statuses[kind] += 1
         stats.error_samples.setdefault(kind, str(exc)[:200])
@@ -344,7 +316,7 @@ async def _one(client: httpx.AsyncClient, url: str, body: bytes, stats: PhaseSta
         stats.error_samples.setdefault(code, r.text[:300])
 
 
-async def open_loop(pool: ClientPool, url: str, payloads: Payloads, *, rate: float,
+async def open_loop(client: http1.Client, url: str, payloads: Payloads, *, rate: float,
                     duration: float, on_accepted: OnAccepted | None = None) -> PhaseStats:
     """Offer ``rate`` requests/s for ``duration`` s whatever the answers (no coordinated
     omission: each request has an intended send time and latency counts from it)."""
@@ -358,7 +330,7 @@ async def open_loop(pool: ClientPool, url: str, payloads: Payloads, *, rate: flo
         if delay > 0:
             await asyncio.sleep(delay)
         stats.sent += 1
-        task = asyncio.create_task(_one(pool[i], url, payloads.next(), stats, intended, i,
+        task = asyncio.create_task(_one(client, url, payloads.next(), stats, intended, i,
                                         on_accepted))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
@@ -368,20 +340,19 @@ async def open_loop(pool: ClientPool, url: str, payloads: Payloads, *, rate: flo
     return stats
 
 
-async def closed_loop(pool: ClientPool, url: str, payloads: Payloads, *,
+async def closed_loop(client: http1.Client, url: str, payloads: Payloads, *,
                       concurrency: int, duration: float) -> PhaseStats:
     """``concurrency`` clients, each sending its next request when the previous answered."""
     stats = PhaseStats()
     stats.start = now()
     deadline = stats.start + duration
 
-    async def worker(w: int) -> None:
-        client = pool[w]
+    async def worker() -> None:
         while now() < deadline and stats.sent < MAX_REQUESTS:
             stats.sent += 1
             await _one(client, url, payloads.next(), stats, now(), stats.sent, None)
 
-    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     stats.end = max(stats.end, now())
     return stats
 
@@ -507,7 +478,7 @@ class FreshnessWatcher(Ticker):
         self.sampled = 0
         self.query_s: list[float] = []
 
-    def on_accepted(self, index: int, response: httpx.Response, t201: float) -> None:
+    def on_accepted(self, index: int, response: http1.Response, t201: float) -> None:
         if index % self.sample_every:
             return
         try:
@@ -858,7 +829,7 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
     start_mesh(mesh, children, nats_url, cpu)
     reader = FactReader(mesh.urls["metrics"])
     try:
-        async with ClientPool(args.request_timeout) as client, \
+        async with http1.Client(timeout=args.request_timeout, limit=MAX_CONCURRENCY) as client, \
                 httpx.AsyncClient(timeout=5, trust_env=False) as side:
             await wait_ready(mesh, children, side)
             log(f"{backend}: intake :{mesh.ports['intake']}, workflow :{mesh.ports['workflow']}, "
