@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,7 +57,9 @@ class ProcessMesh:
     def env(self) -> dict[str, str]:
         env = dict(os.environ, MOTCUA_NATS_URL=self.nats.url, MOTCUA_PROVINCE=self.province,
                    MOTCUA_DATA_DIR=str(self.root), MOTCUA_LOG_LEVEL="WARNING",
-                   MOTCUA_RELAY_IDLE_POLL_S="0.2", MOTCUA_CONSUMER_BACKOFF_S="[0.1, 0.2]")
+                   MOTCUA_RELAY_IDLE_POLL_S="0.2", MOTCUA_CONSUMER_BACKOFF_S="[0.1, 0.2]",
+                   # Workflow keeps Python's collector; the others are tuned (the default).
+                   MOTCUA_WORKFLOW_GC_GEN0_THRESHOLD="0")
         for name in SERVICES:
             key = name.upper().replace("-", "_")
             env[f"MOTCUA_{key}_PORT"] = str(self.ports[name])
@@ -215,6 +218,31 @@ async def _cases_in_workflow(pm: ProcessMesh) -> int:
 
 class TestKill9:
     """Each test kills one part of the class's mesh; the counts are the mesh's totals."""
+
+    async def test_served_processes_tune_and_report_their_gc(
+            self, process_mesh: ProcessMesh) -> None:
+        """`motcua serve` freezes what startup built and raises the young generation's
+        threshold (MOTCUA_<SERVICE>_GC_GEN0_THRESHOLD, default 5,000; 0 leaves Python's
+        700), and /metrics says so, with the time spent collecting."""
+        async with httpx.AsyncClient(timeout=10) as client:
+            for name in SERVICES:
+                r = await client.get(f"http://127.0.0.1:{process_mesh.ports[name]}/metrics")
+                assert r.status_code == 200
+                figures = dict(re.findall(r"^(motcua_gc_[a-z0-9_]+(?:\{[^}]*\})?) (\S+)$",
+                                          r.text, re.MULTILINE))
+                threshold = float(figures["motcua_gc_gen0_threshold"])
+                frozen = float(figures["motcua_gc_frozen_objects"])
+                seconds, collections = (
+                    [float(figures[f'motcua_gc_{what}_total{{generation="{g}"}}']) for g in "012"]
+                    for what in ("seconds", "collections"))
+                if name == "workflow":
+                    assert (threshold, frozen) == (700, 0), name
+                    assert collections[0] > 0 and min(seconds) >= 0, name
+                else:
+                    assert threshold == 5_000, name
+                    assert frozen > 10_000, name  # modules, routes, mappers, schemas...
+                    # The full collection before the freeze was timed.
+                    assert collections[2] >= 1 and seconds[2] > 0, name
 
     @pytest.mark.parametrize("victim", ["intake", "workflow", "metrics", "nats-server"])
     async def test_kill_during_burst_loses_nothing(self, process_mesh: ProcessMesh,

@@ -111,6 +111,11 @@ class ServiceSettings(MeshSettings):
     consumer_txn_batch: int = 50
     #: Largest request body accepted by JSON endpoints.
     max_body_bytes: int = 1_048_576
+    #: Cyclic garbage collector of a process that runs this one service (``motcua
+    #: serve``): what startup built is frozen (never scanned again) and a young-generation
+    #: collection runs after this many more allocations than deallocations instead of
+    #: Python's 700. 0 leaves the collector as Python sets it. See docs/architecture.md.
+    gc_gen0_threshold: int = Field(default=5_000, ge=0)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file per service in the data directory."""
