@@ -18,12 +18,12 @@ from sqlalchemy.exc import IntegrityError
 
 from motcua.bus import Bus
 from motcua.calendar import TIMEZONE
-from motcua.consumer import BatchHandler, ConsumerRunner, Handler
+from motcua.consumer import BatchHandler, ConsumerRunner, Handler, take_queued_at_once
 from motcua.contracts.intake import DossierSubmittedV1
 from motcua.db import create_engine, inbox_table, kit_metadata, session_factory
 from motcua.events import Envelope
 from motcua.streams import CONSUMERS
-from motcua.testing import Mesh
+from motcua.testing import Mesh, counting_tasks, wait_for
 
 SPEC = next(c for c in CONSUMERS if c.durable == "workflow-intake")
 
@@ -223,3 +223,48 @@ async def test_when_a_batch_handler_fails_the_events_are_applied_one_by_one(rig:
     assert (rig.runner.stats.processed, rig.runner.stats.failed) == (2, 1)
     assert await rig.claimed() == 2
     assert await rig.applied() == ["D1", "D2", "D3"]
+
+
+async def test_fetch_takes_queued_messages_without_a_task_each(rig: Rig) -> None:
+    """``take_queued_at_once``: the messages in the same order, but the ones already
+    received are taken at once, not through the task (and ``wait_for``) nats-py's
+    ``next_msg`` starts per message, each waiting for a turn of a busy event loop."""
+    tasks: dict[bool, int] = {}
+    for fast in (False, True):
+        sent = [(await rig.publish()).id for _ in range(40)]  # all stored before the fetch
+        psub = await rig.bus.js.pull_subscribe_bind(SPEC.durable,
+                                                     SPEC.stream(rig.mesh.province))
+        if fast:
+            assert take_queued_at_once(psub)
+        with counting_tasks() as created:
+            msgs = await psub.fetch(100, timeout=5)
+        tasks[fast] = created[0]
+        assert [Envelope.from_bytes(m.data).id for m in msgs] == sent, fast
+        for m in msgs:
+            await m.ack()
+        await psub.unsubscribe()
+    assert tasks[False] >= 2 * 40
+    assert tasks[True] < 40 // 2
+
+
+async def test_the_runner_takes_queued_messages_at_once(rig: Rig, monkeypatch: Any) -> None:
+    """The runner's bound subscription goes through ``take_queued_at_once``."""
+    import motcua.consumer as consumer
+
+    bound: list[Any] = []
+
+    def spy(psub: Any) -> bool:
+        bound.append(psub)
+        return take_queued_at_once(psub)
+
+    monkeypatch.setattr(consumer, "take_queued_at_once", spy)
+    await rig.publish()
+    task = asyncio.create_task(rig.runner.run())
+    try:
+        await wait_for(lambda: len(bound) == 1 and rig.runner.stats.processed == 1,
+                       what="bound and applied")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert await rig.applied() == ["D1"]

@@ -16,7 +16,7 @@ from motcua import outbox
 from motcua.contracts.intake import DossierSubmittedV1
 from motcua.db import create_engine, kit_metadata, outbox_table, session_factory, utcnow
 from motcua.outbox import Relay
-from motcua.testing import PostgresServer, postgres_factory, wait_for
+from motcua.testing import PostgresServer, counting_tasks, postgres_factory, wait_for
 
 
 @contextlib.asynccontextmanager
@@ -197,4 +197,44 @@ async def test_a_transactions_events_are_written_in_one_statement_in_order(
         assert [r.seq for r in rows] == sorted({r.seq for r in rows})
         assert {(r.attempts, r.published_at) for r in rows} == {(0, None)}
     finally:
+        await engine.dispose()
+
+
+async def test_a_batch_is_published_without_a_task_per_event(
+        mesh: Any, make_database: Any) -> None:
+    """The relay pipelines a batch without suspending per event: nats-py's ``wait_stall``
+    would wrap each event's wait in ``asyncio.wait_for`` (a task of its own, a turn of a
+    busy event loop each), which starved intake's relay under load. Every event is still
+    acknowledged and marked published, in order."""
+    from motcua.bus import Bus
+
+    engine = create_engine(await make_database("relay_tasks"))
+    async with engine.begin() as conn:
+        await conn.run_sync(kit_metadata.create_all)
+    bus = Bus(mesh.nats_url, name="relay-tasks-test")
+    connecting = asyncio.create_task(bus.run())
+    sessions = session_factory(engine)
+    relay = Relay(engine, sessions, bus, batch=100)
+    try:
+        await bus.wait_connected()
+        async with sessions() as session, session.begin():
+            for n in range(40):
+                code = f"T-{n}"
+                outbox.record(session, DossierSubmittedV1(
+                    dossier_code=code, agency_code=f"000.01.17.{mesh.province}",
+                    procedure_code="1.001193", status=1, occurred_at=utcnow(),
+                    channel="online", applicant_kind="individual"),
+                    province=mesh.province, key=code)
+        assert await relay._lead()
+        with counting_tasks() as created:
+            assert await relay.drain_once() == 40
+        assert created[0] < 10
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(outbox_table.c.seq, outbox_table.c.published_at)
+                                       .order_by(outbox_table.c.seq))).all()
+        assert len(rows) == 40 and all(r.published_at is not None for r in rows)
+    finally:
+        await relay._resign()
+        await bus.close()
+        await connecting
         await engine.dispose()

@@ -19,7 +19,7 @@ import inspect
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,6 +278,25 @@ class Mesh:
         for name in list(self.running):
             with contextlib.suppress(Exception):
                 await self.stop(name)
+
+
+@contextlib.contextmanager
+def counting_tasks() -> Iterator[list[int]]:
+    """Count the asyncio tasks the running loop creates in the block (``[count]``): how
+    many times code under test suspended into a task of its own."""
+    loop = asyncio.get_running_loop()
+    count = [0]
+
+    def factory(loop_: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task:
+        count[0] += 1
+        return asyncio.Task(coro, loop=loop_, **kwargs)
+
+    previous = loop.get_task_factory()
+    loop.set_task_factory(factory)
+    try:
+        yield count
+    finally:
+        loop.set_task_factory(previous)
 
 
 async def wait_for(condition: Callable[[], Any], *, timeout: float = 20.0,
