@@ -166,6 +166,24 @@ class TestRegistry:
         assert out[0] == "0"
         assert ast.literal_eval(out[1]) == ["motcua_workflow"]
 
+    def test_every_name_can_be_served_and_services_own_their_process(self) -> None:
+        # `motcua serve <name>` for every service and companion app, uvicorn stubbed: each
+        # builds its app (a companion may be plain WSGI), and a mesh service's app is
+        # marked to tune the garbage collector of its process at startup.
+        probe = ("import uvicorn; from motcua import cli, registry; served = {}; "
+                 "uvicorn.run = lambda app, **k: served.update(app=app); out = []\n"
+                 "for name in registry.names():\n"
+                 "    rc = cli.main(['serve', name])\n"
+                 "    state = getattr(served.pop('app'), 'state', None)\n"
+                 "    out.append((name, rc, getattr(state, 'own_process', False)))\n"
+                 "print(out)")
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                             check=True).stdout.splitlines()[-1]
+        served = {name: (rc, own) for name, rc, own in ast.literal_eval(out)}
+        assert set(served) == set(registry.names())
+        assert {name: rc for name, (rc, _) in served.items()} == dict.fromkeys(served, 0)
+        assert set(discover()) <= {name for name, (_, own) in served.items() if own}
+
     def test_every_name_loads_the_service_of_that_name(self) -> None:
         services = discover()
         assert all(registry.load(name) is spec for name, spec in services.items())

@@ -179,7 +179,9 @@ def _serve(name: str) -> int:
         return 2
     settings = spec.settings()
     app = spec.create_app(settings)
-    app.state.own_process = True  # this process is the service: tune its GC at startup
+    state = getattr(app, "state", None)  # a companion app may be plain WSGI/ASGI
+    if state is not None:
+        state.own_process = True  # this process is the service: tune its GC at startup
     uvicorn.run(app, host=settings.host, port=settings.resolved_port(), log_config=None,
                 access_log=False, timeout_graceful_shutdown=10)
     return 0
