@@ -12,7 +12,10 @@ at a time per connection, no redirects, proxies, TLS or cookies.
 Errors are raised as :class:`HTTPError` subclasses named like httpx's, so the figures'
 error kinds read the same: :class:`ConnectError`, :class:`ReadError` (the connection
 closed or broke before a whole answer), :class:`RemoteProtocolError` (an answer that does
-not parse) and :class:`TimeoutException` (no whole answer within the timeout).
+not parse), and for the timeout (one budget per request, waiting for a connection
+included) :class:`PoolTimeout` (still waiting for one of the origin's connections: the
+server never saw the request), :class:`ConnectTimeout` or :class:`ReadTimeout` (sent: the
+server may have acted on it).
 """
 
 from __future__ import annotations
@@ -43,7 +46,19 @@ class RemoteProtocolError(HTTPError):
 
 
 class TimeoutException(HTTPError):
-    """No whole answer within the client's timeout."""
+    """No whole answer within the request's timeout."""
+
+
+class PoolTimeout(TimeoutException):
+    """Still waiting for a free connection to the origin: nothing was sent."""
+
+
+class ConnectTimeout(TimeoutException):
+    """Still opening the connection: nothing was sent."""
+
+
+class ReadTimeout(TimeoutException):
+    """The request was sent and no whole answer came back."""
 
 
 class Response:
@@ -110,6 +125,8 @@ class _Connection(asyncio.Protocol):
 
     async def request(self, data: bytes) -> Response:
         assert self.transport is not None
+        if not self.usable or self.transport.is_closing():
+            raise ReadError("connection closed before the request was sent")
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
         try:
@@ -136,22 +153,31 @@ class _Origin:
         self.host, self.port = host, port
         self.slots = asyncio.Semaphore(limit)
         self.idle: list[_Connection] = []
+        self.open: set[_Connection] = set()
+        self.closed = False
         self.keepalive_expiry = keepalive_expiry
 
-    async def request(self, data: bytes) -> Response:
+    async def request(self, data: bytes, stage: list[type[TimeoutException]]) -> Response:
+        """``stage[0]`` says what a timeout would have interrupted, as it goes."""
         async with self.slots:
+            stage[0] = ConnectTimeout
             conn = await self._connection()
+            stage[0] = ReadTimeout
             try:
                 response = await conn.request(data)
             except BaseException:
-                conn.close()  # a timeout or cancel leaves it mid-answer: never reused
+                self._drop(conn)  # a timeout or cancel leaves it mid-answer: never reused
                 raise
-            if conn.usable:
+            if conn.usable and not self.closed:
                 conn.idle_since = asyncio.get_running_loop().time()
                 self.idle.append(conn)
             else:
-                conn.close()
+                self._drop(conn)
             return response
+
+    def _drop(self, conn: _Connection) -> None:
+        conn.close()
+        self.open.discard(conn)
 
     async def _connection(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -159,16 +185,20 @@ class _Origin:
             conn = self.idle.pop()
             if conn.usable and loop.time() - conn.idle_since < self.keepalive_expiry:
                 return conn
-            conn.close()
+            self._drop(conn)
         try:
             _, conn = await loop.create_connection(_Connection, self.host, self.port)
         except OSError as exc:
             raise ConnectError(str(exc)) from exc
+        self.open.add(conn)
         return conn
 
     def close(self) -> None:
-        for conn in self.idle:
+        """Close every connection, idle or in use (a request in flight gets ReadError)."""
+        self.closed = True
+        for conn in self.open:
             conn.close()
+        self.open.clear()
         self.idle.clear()
 
 
@@ -191,15 +221,19 @@ class Client:
         self.timeout, self.limit, self.keepalive_expiry = timeout, limit, keepalive_expiry
         self.origins: dict[tuple[str, int], _Origin] = {}
 
-    async def post(self, url: str, *, content: bytes,
-                   headers: dict[str, str] | None = None) -> Response:
-        return await self.request("POST", url, content=content, headers=headers)
+    async def post(self, url: str, *, content: bytes, headers: dict[str, str] | None = None,
+                   timeout: float | None = None) -> Response:
+        return await self.request("POST", url, content=content, headers=headers,
+                                  timeout=timeout)
 
-    async def get(self, url: str, *, headers: dict[str, str] | None = None) -> Response:
-        return await self.request("GET", url, headers=headers)
+    async def get(self, url: str, *, headers: dict[str, str] | None = None,
+                  timeout: float | None = None) -> Response:
+        return await self.request("GET", url, headers=headers, timeout=timeout)
 
     async def request(self, method: str, url: str, *, content: bytes = b"",
-                      headers: dict[str, str] | None = None) -> Response:
+                      headers: dict[str, str] | None = None,
+                      timeout: float | None = None) -> Response:
+        """One request; ``timeout`` (else the client's) bounds it, connection wait included."""
         host, port, path, netloc = _target(url)
         lines = [f"{method} {path} HTTP/1.1\r\nhost: {netloc}\r\n"]
         lines += [f"{k}: {v}\r\n" for k, v in (headers or {}).items()]
@@ -208,11 +242,13 @@ class Client:
         if origin is None:
             origin = self.origins[(host, port)] = _Origin(host, port, self.limit,
                                                           self.keepalive_expiry)
+        limit = self.timeout if timeout is None else timeout
+        stage: list[type[TimeoutException]] = [PoolTimeout]
         try:
-            async with asyncio.timeout(self.timeout):
-                return await origin.request("".join(lines).encode("latin-1") + content)
+            async with asyncio.timeout(limit):
+                return await origin.request("".join(lines).encode("latin-1") + content, stage)
         except TimeoutError as exc:
-            raise TimeoutException(f"no whole answer within {self.timeout:g} s") from exc
+            raise stage[0](f"no whole answer within {limit:g} s") from exc
 
     async def __aenter__(self) -> Client:
         return self

@@ -639,7 +639,7 @@ class PgWaitSampler(Ticker):
 # The mesh of one backend
 
 
-PROM_LINE = re.compile(r"^(motcua_(?:outbox|consumer)\w*)\{([^}]*)\}\s+(\S+)$")
+PROM_LINE = re.compile(r"^(motcua_(?:outbox|consumer|gc)\w*)(?:\{([^}]*)\})?\s+(\S+)$")
 
 
 @dataclass
@@ -773,7 +773,7 @@ async def wait_drained(poller: CountPoller, target: tuple[int, int], within: flo
 
 
 async def scrape_pipeline(client: httpx.AsyncClient, mesh: Mesh) -> dict[str, Any]:
-    """Outbox and consumer counters from each service's /metrics."""
+    """Outbox, consumer and garbage-collector figures from each service's /metrics."""
     out: dict[str, Any] = {}
     for s in SERVICES:
         try:
@@ -785,8 +785,9 @@ async def scrape_pipeline(client: httpx.AsyncClient, mesh: Mesh) -> dict[str, An
         for line in text.splitlines():
             m = PROM_LINE.match(line)
             if m:
-                labels = ",".join(p.split("=", 1)[1].strip('"') for p in m.group(2).split(",")
-                                  if not p.startswith("service="))
+                labels = ",".join(p.split("=", 1)[1].strip('"')
+                                  for p in (m.group(2) or "").split(",")
+                                  if p and not p.startswith("service="))
                 key = f"{m.group(1)}[{labels}]" if labels else m.group(1)
                 figures[key] = float(m.group(3))
         out[s] = figures

@@ -96,7 +96,7 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
 
 
 async def test_posts_reach_a_real_server_on_one_kept_alive_connection(uvicorn_url: str) -> None:
-    async with http1.Client(timeout=5) as client:
+    async with http1.Client(timeout=5, keepalive_expiry=60) as client:
         answers = [await client.post(f"{uvicorn_url}/v1/dossiers?x=1", content=b'{"n": %d}' % i,
                                      headers={"authorization": "Bearer t"}) for i in range(20)]
         got = await client.get(f"{uvicorn_url}/readyz")
@@ -138,6 +138,7 @@ async def test_an_answer_asking_to_close_is_not_reused() -> None:
         await _read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok")
         await writer.drain()
+        await reader.read()  # the header alone must make the client close (no race)
 
     server, url, accepted = await _scripted(script)
     async with server, http1.Client(timeout=5) as client:
@@ -198,16 +199,39 @@ async def test_silence_raises_a_timeout_and_a_refused_port_a_connect_error() -> 
 
     server, url, accepted = await _scripted(script)
     async with server, http1.Client(timeout=0.2) as client:
-        with pytest.raises(http1.TimeoutException):
+        with pytest.raises(http1.ReadTimeout):
             await client.post(url, content=b"{}")
         # The timed-out connection is closed at once (not left open, not reused).
         await asyncio.wait_for(closed_by_client.wait(), 5)
-        with pytest.raises(http1.TimeoutException):
+        with pytest.raises(http1.ReadTimeout):
             await client.post(url, content=b"{}")
     assert len(accepted) == 2
     async with http1.Client(timeout=5) as client:
         with pytest.raises(http1.ConnectError):
             await client.get(f"http://127.0.0.1:{_free_port()}/")
+
+
+async def test_waiting_for_a_connection_times_out_apart_and_aclose_ends_requests() -> None:
+    """A request still waiting for one of the origin's connections raises PoolTimeout
+    (nothing was sent); closing the client ends the request in flight (ReadError)."""
+    received = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        received.set()
+        await reader.read()  # never answers
+
+    server, url, accepted = await _scripted(script)
+    async with server:
+        client = http1.Client(timeout=5, limit=1)
+        first = asyncio.create_task(client.post(url, content=b"{}"))
+        await asyncio.wait_for(received.wait(), 5)
+        with pytest.raises(http1.PoolTimeout):
+            await client.post(url, content=b"{}", timeout=0.1)
+        await client.aclose()
+        with pytest.raises(http1.ReadError):
+            await first
+    assert len(accepted) == 1
 
 
 def test_only_plain_http_urls() -> None:

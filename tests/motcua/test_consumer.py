@@ -230,11 +230,20 @@ async def test_fetch_takes_queued_messages_without_a_task_each(rig: Rig) -> None
     received are taken at once, not through the task (and ``wait_for``) nats-py's
     ``next_msg`` starts per message, each waiting for a turn of a busy event loop."""
     tasks: dict[bool, int] = {}
+    waits = 0  # calls that reached nats-py's own next_msg (two tasks each)
     for fast in (False, True):
         sent = [(await rig.publish()).id for _ in range(40)]  # all stored before the fetch
         psub = await rig.bus.js.pull_subscribe_bind(SPEC.durable,
                                                      SPEC.stream(rig.mesh.province))
         if fast:
+            own = psub._sub.next_msg
+
+            async def counted(timeout: float | None = 1.0, own: Any = own) -> Any:
+                nonlocal waits
+                waits += 1
+                return await own(timeout)
+
+            psub._sub.next_msg = counted
             assert take_queued_at_once(psub)
         with counting_tasks() as created:
             msgs = await psub.fetch(100, timeout=5)
@@ -244,7 +253,10 @@ async def test_fetch_takes_queued_messages_without_a_task_each(rig: Rig) -> None
             await m.ack()
         await psub.unsubscribe()
     assert tasks[False] >= 2 * 40
-    assert tasks[True] < 40 // 2
+    # Tasks only where the queue was empty and nats-py waited; the rest taken at once
+    # (how many reads the 40 arrive in depends on the machine's load).
+    assert 1 <= waits < 40
+    assert tasks[True] == 2 * waits
 
 
 async def test_the_runner_takes_queued_messages_at_once(rig: Rig, monkeypatch: Any) -> None:

@@ -307,16 +307,20 @@ class Relay:
                 f.cancel()
             return [], exc
         acked: list[int] = []
-        for row, future in zip(rows, futures, strict=False):
-            try:
-                async with asyncio.timeout(5):
-                    await future
-            except Exception as exc:
-                for f in futures[len(acked) + 1:]:
-                    f.cancel()
-                return acked, exc if str(exc) else TimeoutError("PubAck timed out")
-            acked.append(row.seq)
-        return acked, None
+        try:
+            for row, future in zip(rows, futures, strict=False):
+                try:
+                    async with asyncio.timeout(5):
+                        await future
+                except Exception as exc:
+                    return acked, exc if str(exc) else TimeoutError("PubAck timed out")
+                acked.append(row.seq)
+            return acked, None
+        finally:
+            # Whatever ended the wait (a failure, a cancel at shutdown), acks still
+            # awaited free their place in nats-py's 4,000 pending publishes.
+            for f in futures[len(acked):]:
+                f.cancel()
 
     async def _sweep(self) -> None:
         """Delete published rows older than the retention."""

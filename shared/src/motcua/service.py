@@ -126,7 +126,8 @@ def tune_gc(gen0_threshold: int) -> int:
     ``gen0_threshold`` net allocations instead of 700: with Python's settings intake and
     metrics spent 6-10 % of their CPU in the collector under load (docs/architecture.md,
     "Garbage collector"). Not for a process hosting several apps (tests): frozen objects
-    are never freed. ``gen0_threshold`` 0 changes nothing.
+    are still freed by reference counting, but cycles among them are never collected.
+    ``gen0_threshold`` 0 changes nothing.
     """
     if gen0_threshold > 0:
         gc.collect()
@@ -148,9 +149,12 @@ class _GcCollector:
         frozen.add_metric([], gc.get_freeze_count())
         yield frozen
         seconds = CounterMetricFamily("motcua_gc", "Seconds spent in the cyclic garbage "
-                                      "collector", labels=["generation"], unit="seconds")
+                                      "collector since the service started (with the "
+                                      "collection before the freeze)",
+                                      labels=["generation"], unit="seconds")
         collections = CounterMetricFamily("motcua_gc_collections",
-                                          "Collections of the cyclic garbage collector",
+                                          "Collections of the cyclic garbage collector "
+                                          "since the process started",
                                           labels=["generation"])
         for generation, stats in enumerate(gc.get_stats()):
             seconds.add_metric([str(generation)], _GC_SECONDS[generation])

@@ -286,12 +286,14 @@ def counting_tasks() -> Iterator[list[int]]:
     many times code under test suspended into a task of its own."""
     loop = asyncio.get_running_loop()
     count = [0]
+    previous = loop.get_task_factory()
 
-    def factory(loop_: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task:
+    def factory(loop_: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
         count[0] += 1
+        if previous is not None:
+            return previous(loop_, coro, **kwargs)
         return asyncio.Task(coro, loop=loop_, **kwargs)
 
-    previous = loop.get_task_factory()
     loop.set_task_factory(factory)
     try:
         yield count
