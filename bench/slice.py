@@ -30,7 +30,6 @@ import json
 import math
 import os
 import platform
-import re
 import shutil
 import signal
 import subprocess
@@ -47,6 +46,7 @@ from urllib.parse import urlsplit
 
 import http1  # bench/http1.py: the generator's own lean client (see its docstring)
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -639,7 +639,8 @@ class PgWaitSampler(Ticker):
 # The mesh of one backend
 
 
-PROM_LINE = re.compile(r"^(motcua_(?:outbox|consumer|gc)\w*)(?:\{([^}]*)\})?\s+(\S+)$")
+#: The /metrics families kept in the results (``pipeline``).
+PIPELINE_FAMILIES = ("motcua_outbox", "motcua_consumer", "motcua_gc")
 
 
 @dataclass
@@ -782,14 +783,12 @@ async def scrape_pipeline(client: httpx.AsyncClient, mesh: Mesh) -> dict[str, An
             out[s] = {"error": str(exc)}
             continue
         figures: dict[str, float] = {}
-        for line in text.splitlines():
-            m = PROM_LINE.match(line)
-            if m:
-                labels = ",".join(p.split("=", 1)[1].strip('"')
-                                  for p in (m.group(2) or "").split(",")
-                                  if p and not p.startswith("service="))
-                key = f"{m.group(1)}[{labels}]" if labels else m.group(1)
-                figures[key] = float(m.group(3))
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.startswith(PIPELINE_FAMILIES):
+                    labels = ",".join(v for k, v in sample.labels.items() if k != "service")
+                    figures[f"{sample.name}[{labels}]" if labels else sample.name] = \
+                        float(sample.value)
         out[s] = figures
     return out
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 import httpx
 import nats
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from motcua import streams
 from motcua.migrate import upgrade_async
@@ -228,13 +228,13 @@ class TestKill9:
             for name in SERVICES:
                 r = await client.get(f"http://127.0.0.1:{process_mesh.ports[name]}/metrics")
                 assert r.status_code == 200
-                figures = dict(re.findall(r"^(motcua_gc_[a-z0-9_]+(?:\{[^}]*\})?) (\S+)$",
-                                          r.text, re.MULTILINE))
-                threshold = float(figures["motcua_gc_gen0_threshold"])
-                frozen = float(figures["motcua_gc_frozen_objects"])
-                seconds, collections = (
-                    [float(figures[f'motcua_gc_{what}_total{{generation="{g}"}}']) for g in "012"]
-                    for what in ("seconds", "collections"))
+                figures = {(s.name, s.labels.get("generation")): s.value
+                           for family in text_string_to_metric_families(r.text)
+                           for s in family.samples if s.name.startswith("motcua_gc_")}
+                threshold = figures["motcua_gc_gen0_threshold", None]
+                frozen = figures["motcua_gc_frozen_objects", None]
+                seconds, collections = ([figures[f"motcua_gc_{what}_total", g] for g in "012"]
+                                        for what in ("seconds", "collections"))
                 if name == "workflow":
                     assert (threshold, frozen) == (700, 0), name
                     assert collections[0] > 0 and min(seconds) >= 0, name
