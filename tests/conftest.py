@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from motcua.db import create_engine
+from motcua.migrate import upgrade_async
 from motcua.natsserver import NatsServer
 from motcua.testing import Mesh, PostgresServer, postgres_factory, sqlite_factory
 
@@ -55,3 +58,24 @@ async def mesh(nats_server: NatsServer, make_database) -> AsyncIterator[Mesh]:
     await m.provision()
     yield m
     await m.close()
+
+
+@pytest.fixture
+async def migrated_engines(make_database) -> AsyncIterator[
+        Callable[..., Awaitable[list[AsyncEngine]]]]:
+    """Factory: one fresh database on the backend per name, migrated with the given
+    Alembic directory; their engines, disposed at the end of the test."""
+    made: list[AsyncEngine] = []
+
+    async def make(migrations: Path, *names: str) -> list[AsyncEngine]:
+        engines = []
+        for name in names:
+            url = await make_database(name)
+            await upgrade_async(migrations, url)
+            engines.append(create_engine(url))
+        made.extend(engines)
+        return engines
+
+    yield make
+    for engine in made:
+        await engine.dispose()

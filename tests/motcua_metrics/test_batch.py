@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import json
 import random
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from motcua.calendar import Calendar
 from motcua.consumer import causation
-from motcua.db import create_engine, outbox_table, session_factory
+from motcua.db import outbox_table, session_factory
 from motcua.events import Envelope
-from motcua.migrate import upgrade_async
 from motcua_metrics import migrations_dir
 from motcua_metrics.consumers import batch_handlers, handlers
 from motcua_metrics.facts import service as facts
@@ -36,16 +34,10 @@ CLOCK = {"updated_at", "sent_at", "occurred_at"}
 
 
 @pytest.fixture
-async def engines(make_database) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+async def engines(migrated_engines) -> tuple[AsyncEngine, AsyncEngine]:
     """Two fresh, migrated metrics databases: one event at a time, and in batches."""
-    made = []
-    for name in ("one_by_one", "batched"):
-        url = await make_database(name)
-        await upgrade_async(migrations_dir(), url)
-        made.append(create_engine(url))
-    yield made[0], made[1]
-    for engine in made:
-        await engine.dispose()
+    one_by_one, batched = await migrated_engines(migrations_dir(), "one_by_one", "batched")
+    return one_by_one, batched
 
 
 def _ctx() -> facts.ProjectionContext:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.consumer import BatchHandler, causation
 from motcua.contracts.intake import (
     DossierReceivedV1,
     DossierRefusedV1,
@@ -50,3 +51,34 @@ def handlers(wf: Workflow | str) -> dict[str, dict[str, Callable[..., Any]]]:
         FeeAssessedV1.event_type(): adapt(fees.assessed),
         AssessmentSettledV1.event_type(): adapt(fees.settled),
     }}
+
+
+def batch_handlers(wf: Workflow) -> dict[str, BatchHandler]:
+    """Per durable, the handler of a whole batch (in its one transaction).
+
+    ``workflow-intake``: submissions of dossiers no earlier event of the batch concerned
+    are gathered into a run and opened together (:func:`cases.open_submitted`: one read,
+    one write); any other event goes to its own handler, after the run before it is
+    written. So the rows and events are those of the per-event handlers in delivery
+    order, and the runner's fallback to one event at a time changes nothing.
+    """
+    per_event = handlers(wf)["workflow-intake"]
+    submitted = DossierSubmittedV1.event_type()
+
+    async def intake_events(items: list[tuple[Envelope, Any]], session: AsyncSession) -> None:
+        run: list[tuple[Envelope, Any]] = []
+        seen: set[str] = set()
+        for envelope, data in items:
+            if envelope.type == submitted and data.dossier_code not in seen:
+                run.append((envelope, data))
+            else:
+                if run:
+                    await cases.open_submitted(session, wf, run)
+                    run = []
+                with causation(envelope):
+                    await per_event[envelope.type](envelope, data, session)
+            seen.add(data.dossier_code)
+        if run:
+            await cases.open_submitted(session, wf, run)
+
+    return {"workflow-intake": intake_events}

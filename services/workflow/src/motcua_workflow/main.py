@@ -11,7 +11,7 @@ from motcua_workflow.calendar.router import router as calendar_router
 from motcua_workflow.cases.router import router as cases_router
 from motcua_workflow.clock import Clock
 from motcua_workflow.config import Settings
-from motcua_workflow.consumers import handlers
+from motcua_workflow.consumers import batch_handlers, handlers
 from motcua_workflow.context import Workflow
 from motcua_workflow.definitions.router import router as definitions_router
 from motcua_workflow.tasks.router import router as tasks_router
@@ -32,6 +32,7 @@ def create_app(settings: ServiceSettings | None = None, *, fault_hook: FaultHook
                     "process definitions, tasks, inter-agency transfers, supplements, "
                     "apology and extension, results, and the hash-chained process log.",
         routers=[cases_router, tasks_router, definitions_router, calendar_router],
-        handlers=handlers(wf), background=[timer_loop(wf)], fault_hook=fault_hook)
+        handlers=handlers(wf), batch_handlers=batch_handlers(wf), background=[timer_loop(wf)],
+        fault_hook=fault_hook)
     app.state.workflow = wf
     return app

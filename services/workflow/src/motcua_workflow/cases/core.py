@@ -130,13 +130,22 @@ def emit(session: AsyncSession, wf: Workflow, case: Case, event: type[EventData]
     Every event carries the applicant's owner reference, so identity-bridge can file a
     result in the citizen's data store without the ID number.
     """
+    row = event_row(session, wf, case, event, at=at, **fields)
+    if row is not None:
+        session.add(row)
+
+
+def event_row(session: AsyncSession, wf: Workflow, case: Case, event: type[EventData], *,
+              at: datetime, **fields: Any) -> outbox.OutboxRow | None:
+    """The outbox row :func:`emit` adds (None for what a member does not publish), for a
+    caller that writes it itself with ``insert_new`` in this transaction."""
     if case.parent_case_id is not None and event not in _MEMBER_EVENTS:
-        return
+        return None
     data = event(case_id=case.id, dossier_code=case.dossier_code, agency_code=case.agency_code,
                  occurred_at=at, process_log_hash=case.log_head, owner_ref=case.owner_ref,
                  **fields)
-    outbox.record(session, data, province=wf.province, key=case.dossier_code,
-                  sequence=case.version)
+    return outbox.new_row(session, data, province=wf.province, key=case.dossier_code,
+                          sequence=case.version)
 
 
 def change_status(session: AsyncSession, wf: Workflow, case: Case, status: int, *,

@@ -10,10 +10,12 @@ the case if it does not exist yet, and each applies only when it still makes sen
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.consumer import causation
 from motcua.contracts.intake import (
     DossierReceivedV1,
     DossierRefusedV1,
@@ -23,6 +25,7 @@ from motcua.contracts.intake import (
     _DossierEvent,
 )
 from motcua.contracts.workflow import CaseStartedV1, CaseStatusChangedV1
+from motcua.db import insert_new
 from motcua.events import Envelope
 from motcua.ids import new_id
 from motcua.logging import get_logger
@@ -56,6 +59,19 @@ MEMBER_SEPARATOR = "~"
 async def _open(session: AsyncSession, wf: Workflow, data: _DossierEvent, *,
                 channel: str | None, members: list[str], bundle_code: str | None) -> Case:
     """Open the case of a dossier (status 1) bound to its definition; record CaseStarted."""
+    case, rows = await _new_case(session, wf, data, channel=channel, members=members,
+                                 bundle_code=bundle_code)
+    session.add(case)
+    session.add_all(rows)
+    await session.flush()
+    return case
+
+
+async def _new_case(session: AsyncSession, wf: Workflow, data: _DossierEvent, *,
+                    channel: str | None, members: list[str], bundle_code: str | None
+                    ) -> tuple[Case, list[Any]]:
+    """The case :func:`_open` opens and the rows that go with it (its first log entry,
+    its events), built but not added to the session."""
     now = wf.clock.now()
     case = Case(id=new_id(), dossier_code=data.dossier_code, agency_code=data.agency_code,
                 procedure_code=data.procedure_code, owner_ref=data.owner_ref,
@@ -66,18 +82,18 @@ async def _open(session: AsyncSession, wf: Workflow, data: _DossierEvent, *,
     # Bound before it joins the session: the definition query would otherwise autoflush
     # the case, and the binding would cost an UPDATE of the row just inserted.
     spec = await core.bind_definition(session, case, now=now)
-    session.add(case)
     if not members and spec.members:
         case.member_procedures = list(spec.members)
-    processlog.append(session, case, at=now, action="submitted", actor=INTAKE,
-                      status_after=SUBMITTED,
-                      detail={"channel": channel, "definition_version": case.definition_version})
-    common = {"at": now}
-    core.emit(session, wf, case, CaseStartedV1, procedure_code=case.procedure_code,
-              definition_version=case.definition_version, **common)
-    core.emit(session, wf, case, CaseStatusChangedV1, status=case.status, **common)
-    await session.flush()
-    return case
+    rows: list[Any] = [processlog.entry(
+        case, at=now, action="submitted", actor=INTAKE, status_after=SUBMITTED,
+        detail={"channel": channel, "definition_version": case.definition_version})]
+    for event, fields in ((CaseStartedV1, {"procedure_code": case.procedure_code,
+                                           "definition_version": case.definition_version}),
+                          (CaseStatusChangedV1, {"status": case.status})):
+        row = core.event_row(session, wf, case, event, at=now, **fields)
+        if row is not None:
+            rows.append(row)
+    return case, rows
 
 
 async def _get_or_open(session: AsyncSession, wf: Workflow, data: _DossierEvent, *,
@@ -108,6 +124,35 @@ async def _set_owner(session: AsyncSession, case: Case, owner_ref: str) -> None:
     case.owner_ref = owner_ref
     for member in await core.members(session, case):
         member.owner_ref = owner_ref
+
+
+async def open_submitted(session: AsyncSession, wf: Workflow,
+                         items: list[tuple[Envelope, DossierSubmittedV1]]) -> None:
+    """:func:`open_for_submission` of many submissions of distinct dossiers at once.
+
+    One locked read finds the cases that exist already (handled one by one, as
+    ``open_for_submission`` does); the new cases, their first log entries and their
+    events are written with one ``insert_new``, instead of a read and a flush of three
+    tables per submission.
+    """
+    codes = sorted({data.dossier_code for _, data in items})
+    if len(codes) != len(items):
+        raise ValueError("open_submitted: one submission per dossier")
+    existing = {case.dossier_code: case for case in await session.scalars(
+        select(Case).where(Case.dossier_code.in_(codes)).order_by(Case.dossier_code)
+        .with_for_update().execution_options(populate_existing=True))}
+    rows: list[Any] = []
+    for envelope, data in items:
+        with causation(envelope):
+            case = existing.get(data.dossier_code)
+            if case is None:
+                case, new = await _new_case(session, wf, data, channel=data.channel,
+                                            members=list(data.member_procedures),
+                                            bundle_code=data.bundle_code)
+                rows += [case, *new]
+            elif case.owner_ref is None and data.owner_ref is not None:
+                await _set_owner(session, case, data.owner_ref)
+    await insert_new(session, *rows)
 
 
 async def receive(session: AsyncSession, wf: Workflow, event: Envelope,

@@ -31,7 +31,18 @@ def append(session: AsyncSession, case: Case, *, at: datetime, action: str, acto
            status_before: int | None = None, status_after: int | None = None,
            detail: dict[str, Any] | None = None) -> ProcessLogEntry:
     """Add an entry chained to the case's head, and move the head (same transaction)."""
-    entry = ProcessLogEntry(
+    added = entry(case, at=at, action=action, actor=actor, status_before=status_before,
+                  status_after=status_after, detail=detail)
+    session.add(added)
+    return added
+
+
+def entry(case: Case, *, at: datetime, action: str, actor: Actor,
+          status_before: int | None = None, status_after: int | None = None,
+          detail: dict[str, Any] | None = None) -> ProcessLogEntry:
+    """The entry :func:`append` adds, for a caller that writes it itself (the head moves
+    all the same: the entry must be written in the same transaction as the case)."""
+    new = ProcessLogEntry(
         id=new_id(), case_id=case.id, dossier_code=case.dossier_code,
         seq=case.log_length + 1, at=at, action=action, actor_id=actor.id,
         actor_role=actor.role, agency_code=actor.agency_code if actor.agency_code != "SYSTEM"
@@ -39,10 +50,9 @@ def append(session: AsyncSession, case: Case, *, at: datetime, action: str, acto
         status_after=status_after, step_key=case.current_step,
         detail=jsonable_encoder(detail or {}), prev_hash=case.log_head or chain.GENESIS,
         hash="")
-    entry.hash = chain.link(entry.prev_hash, payload(entry))
-    case.log_length, case.log_head = entry.seq, entry.hash
-    session.add(entry)
-    return entry
+    new.hash = chain.link(new.prev_hash, payload(new))
+    case.log_length, case.log_head = new.seq, new.hash
+    return new
 
 
 async def entries(session: AsyncSession, case: Case) -> list[ProcessLogEntry]:
