@@ -18,7 +18,7 @@ from motcua_intake.attachments.service import orphan_sweeper
 from motcua_intake.attachments.storage import LocalStorage, Storage
 from motcua_intake.catalog.router import router as catalog_router
 from motcua_intake.config import Settings
-from motcua_intake.consumers import handlers
+from motcua_intake.consumers import batch_handlers, handlers
 from motcua_intake.dossiers.router import router as dossiers_router
 from motcua_intake.dossiers.service import Desk
 from motcua_intake.tracking.ratelimit import FailureLock, TokenBuckets
@@ -53,7 +53,7 @@ def create_app(settings: ServiceSettings | None = None, *,
         description="Procedure catalog, dossiers from submission to reception (tiếp nhận hồ "
                     "sơ), attachments, receipts, public tracking.",
         routers=[catalog_router, dossiers_router, attachments_router, tracking_router],
-        handlers=handlers(), fault_hook=fault_hook,
+        handlers=handlers(), batch_handlers=batch_handlers(), fault_hook=fault_hook,
         background=[orphan_sweeper(storage,
                                    timedelta(hours=settings.attachment_orphan_hours))])
     # The kit applies one body limit to every route; uploads and catalog imports need a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +68,17 @@ class DossierRepository:
         if for_update:
             stmt = stmt.with_for_update()
         return await self.session.scalar(stmt)
+
+    async def lock_many(self, codes: Iterable[str]) -> dict[str, Dossier]:
+        """The dossiers of ``codes`` that exist, by code, row-locked on PostgreSQL (in code
+        order, so two transactions locking overlapping sets do not deadlock) and read
+        afresh even if the session holds them."""
+        wanted = sorted(set(codes))
+        if not wanted:
+            return {}
+        return {d.code: d for d in await self.session.scalars(
+            select(Dossier).where(Dossier.code.in_(wanted)).order_by(Dossier.code)
+            .with_for_update().execution_options(populate_existing=True))}
 
     async def next_sequence(self, agency_code: str, day: str) -> int:
         """Take the next number for ``agency_code`` on ``day``, atomically.

@@ -4,7 +4,7 @@ caller's transaction (so a refused request leaves nothing behind).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
@@ -492,9 +492,16 @@ async def apply_case_event(session: AsyncSession, dossier_code: str, sequence: i
                            at: datetime, *, kind: str, status: int | None = None,
                            awaited: list[dict[str, str]] | None = None,
                            due_at: datetime | None = None, note_vi: str | None = None,
-                           note_en: str | None = None) -> bool:
-    """Mirror a workflow case event on the dossier; stale or foreign ones change nothing."""
-    dossier = await DossierRepository(session).get(dossier_code, for_update=True)
+                           note_en: str | None = None,
+                           locked: Mapping[str, Dossier] | None = None) -> bool:
+    """Mirror a workflow case event on the dossier; stale or foreign ones change nothing.
+
+    ``locked``: the dossiers this transaction has locked already (``lock_many``) by
+    code; a dossier not in it does not exist. The change is then left to the
+    transaction's flush, so a batch's changes are written together.
+    """
+    dossier = (locked.get(dossier_code) if locked is not None else
+               await DossierRepository(session).get(dossier_code, for_update=True))
     if dossier is None:
         return False
     if awaited is None and status is not None and status != dossier.status:
@@ -506,7 +513,8 @@ async def apply_case_event(session: AsyncSession, dossier_code: str, sequence: i
     if dossier.status != status_before or note_vi:
         _history(session, dossier, kind, at, note_vi=note_vi, note_en=note_en,
                  source="workflow")
-    await session.flush()
+    if locked is None:
+        await session.flush()
     return True
 
 
