@@ -127,6 +127,31 @@ async def test_a_batch_is_claimed_in_one_statement_without_savepoints(rig: Rig) 
     assert not [s for s in rig.statements if "SAVEPOINT" in s]
 
 
+async def test_the_claim_of_any_batch_size_is_compiled_once(rig: Rig) -> None:
+    """Batches of any size are claimed from a cached compiled statement (SQLAlchemy
+    keeps one for a single row and one for many); a statement built with the rows as
+    its VALUES was compiled afresh for every batch."""
+    from sqlalchemy.engine.default import CACHE_HIT
+
+    hits: list[bool] = []
+
+    @event.listens_for(rig.engine.sync_engine, "before_cursor_execute")
+    def _cached(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                executemany: bool) -> None:
+        if statement.startswith("INSERT INTO inbox"):
+            hits.append(context.cache_hit is CACHE_HIT)
+
+    try:
+        for size in (2, 1, 5, 3, 1, 4):
+            for _ in range(size):
+                await rig.publish()
+            await rig.runner.handle_batch(await rig.fetch(size))
+    finally:
+        event.remove(rig.engine.sync_engine, "before_cursor_execute", _cached)
+    assert await rig.claimed() == 16 and rig.runner.stats.processed == 16
+    assert hits == [False, False, True, True, True, True]
+
+
 async def test_a_failing_message_is_retried_alone_and_the_others_are_applied(rig: Rig) -> None:
     for _ in range(3):
         await rig.publish()
