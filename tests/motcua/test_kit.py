@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import errno
 import json
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -345,6 +347,18 @@ class TestDatabaseErrors:
         async def unreachable() -> None:
             raise ConnectionRefusedError(111, "Connect call failed")
 
+        @app.get("/unknown-host")
+        async def unknown_host() -> None:
+            raise socket.gaierror(-2, "Name or service not known")
+
+        @app.get("/no-route")
+        async def no_route() -> None:
+            raise OSError(errno.ENETUNREACH, "Network is unreachable")
+
+        @app.get("/file")
+        async def file() -> None:
+            raise FileNotFoundError(errno.ENOENT, "No such file", "/secret/path")
+
         @app.get("/lost")
         async def lost() -> None:
             raise DBAPIError("SELECT 1", None, ConnectionResetError("gone"),
@@ -372,15 +386,21 @@ class TestDatabaseErrors:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             answers = {path: await client.get(path) for path in (
                 "/refused/53300", "/refused/53100", "/refused/57P03", "/unreachable",
-                "/refused/23505", "/refused/57P01")}
-        for path in ("/refused/53300", "/refused/53100", "/refused/57P03", "/unreachable"):
+                "/unknown-host", "/no-route", "/refused/23505", "/refused/57P01", "/file")}
+        for path in ("/refused/53300", "/refused/53100", "/refused/57P03", "/unreachable",
+                     "/unknown-host", "/no-route"):
             r = answers[path]
             assert (r.status_code, r.headers.get("retry-after")) == (503, "1"), path
             assert r.json()["code"] == "database.unavailable", path
-        # A unique violation, or an administrator ending the session: not "retry later".
-        for path in ("/refused/23505", "/refused/57P01"):
+        assert "unknown host name" in answers["/unknown-host"].json()["detail"]
+        assert "no route to the network" in answers["/no-route"].json()["detail"]
+        # A unique violation, an administrator ending the session, a missing file: not
+        # "retry later".
+        for path in ("/refused/23505", "/refused/57P01", "/file"):
             assert answers[path].status_code == 500, path
+            assert answers[path].json()["code"] == "internal", path
             assert "driver error" not in answers[path].text
+            assert "/secret/path" not in answers[path].text
 
 
 class TestDatabaseRefusingConnections:
@@ -410,7 +430,6 @@ class TestDatabaseRefusingConnections:
 
     async def test_no_connection_allowed_and_no_server(self, postgres: Any) -> None:
         import secrets
-        import socket
 
         from sqlalchemy.engine import make_url
 
@@ -429,13 +448,18 @@ class TestDatabaseRefusingConnections:
                 unreachable = await self._get(make_url(url).set(
                     host="127.0.0.1", port=port, query={}
                 ).render_as_string(hide_password=False))
+                # A name that never resolves (RFC 6761 reserves .invalid).
+                unknown = await self._get(make_url(url).set(
+                    host="motcua-db.invalid", port=5432, query={}
+                ).render_as_string(hide_password=False))
                 fine = await self._get(url)
             finally:
                 await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        for r in (refused, unreachable):
+        for r in (refused, unreachable, unknown):
             assert (r.status_code, r.json()["code"]) == (503, "database.unavailable")
             assert r.headers["retry-after"] == "1"
         assert "refused the request" in refused.json()["detail"]
         assert "could not be reached" in unreachable.json()["detail"]
+        assert "unknown host name" in unknown.json()["detail"]
         assert fine.json() == 1  # the database itself is fine

@@ -14,6 +14,8 @@ fields) is mapped here too, and anything unexpected becomes a 500 without a stac
 
 from __future__ import annotations
 
+import errno
+import socket
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -280,13 +282,27 @@ async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
                         error_type=type(exc.orig).__name__)
 
 
-async def _on_connection_refused(request: Request, exc: ConnectionRefusedError,
-                                 ) -> JSONResponse:
+#: Why a connection could not be opened, by errno (besides a refused connection).
+_UNREACHABLE = {errno.ENETUNREACH: "no route to the network",
+                errno.EHOSTUNREACH: "no route to the host"}
+
+
+async def _on_unreachable(request: Request, exc: OSError) -> JSONResponse:
     # Raised as is (not wrapped by SQLAlchemy) when the pool cannot open a connection to
-    # the database server. The HTTP clients wrap theirs (httpx.ConnectError), so in a
-    # request it is the database.
+    # the database server: refused, an unknown host name, no route. The HTTP clients wrap
+    # theirs (httpx.ConnectError), so in a request it is the database. Any other OSError
+    # (a file, the attachment store) is unexpected.
+    if isinstance(exc, ConnectionRefusedError):
+        why = "connection refused"
+    elif isinstance(exc, socket.gaierror):
+        why = "unknown host name"
+    elif exc.errno in _UNREACHABLE:
+        why = _UNREACHABLE[exc.errno]
+    else:
+        raise exc  # to the 500 handler
     return _unavailable(request, "database_unreachable",
-                        "The database could not be reached (connection refused)")
+                        f"The database could not be reached ({why})",
+                        error_type=type(exc).__name__)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -305,5 +321,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     # Overload (no database connection free in time) is not a bug: 503 with Retry-After.
     app.add_exception_handler(SATimeoutError, _on_pool_timeout)
     app.add_exception_handler(DBAPIError, _on_database_error)  # type: ignore[arg-type]
-    app.add_exception_handler(ConnectionRefusedError, _on_connection_refused)  # type: ignore[arg-type]
+    app.add_exception_handler(OSError, _on_unreachable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
