@@ -1071,12 +1071,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def speed_probe() -> float:
+    """CPU time of a fixed pure-Python workload (objects, dicts, JSON, strings), in ms,
+    best of five: how fast this machine runs Python now. The figures of runs on
+    different days compare only after dividing by it (the hosts behind a machine of
+    the same kind differ, up to twice as slow)."""
+    best = math.inf
+    for _ in range(5):
+        t0 = time.process_time()
+        for i in range(4_000):
+            doc = {"code": f"000.01.17.H56-261123-{i:04d}", "status": i % 10,
+                   "items": [{"n": j, "name": "thành phần"} for j in range(5)]}
+            json.loads(json.dumps(doc, ensure_ascii=False))
+        best = min(best, time.process_time() - t0)
+    return round(1000 * best, 1)
+
+
 def machine_info() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu_count": os.cpu_count(), "python": platform.python_version(),
         "implementation": platform.python_implementation(), "platform": platform.platform(),
         "machine": platform.machine(),
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+        "speed_probe_ms_at_end": speed_probe(),
     }
     with contextlib.suppress(Exception):
         import psutil
@@ -1187,6 +1204,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, _terminate)
     started = datetime.now(UTC)
     load_at_start = [round(x, 2) for x in os.getloadavg()]
+    probe_at_start = speed_probe()
     code = 0
     try:
         try:
@@ -1217,7 +1235,8 @@ def main(argv: list[str] | None = None) -> int:
         "tool": "bench/slice.py",
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": finished.isoformat(timespec="seconds"),
-        "machine": {**machine_info(), "loadavg_at_start": load_at_start},
+        "machine": {**machine_info(), "loadavg_at_start": load_at_start,
+                    "speed_probe_ms_at_start": probe_at_start},
         "versions": _versions(),
         "code_under_test": code_under_test(args.label),
         "parameters": {
