@@ -351,6 +351,11 @@ class TestDatabaseErrors:
         async def unknown_host() -> None:
             raise socket.gaierror(-2, "Name or service not known")
 
+        @app.get("/every-address")
+        async def every_address() -> None:
+            raise OSError("Multiple exceptions: [Errno 111] Connect call failed "
+                          "('127.0.0.1', 5432), [Errno 99] Cannot assign requested address")
+
         @app.get("/no-route")
         async def no_route() -> None:
             raise OSError(errno.ENETUNREACH, "Network is unreachable")
@@ -386,9 +391,10 @@ class TestDatabaseErrors:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             answers = {path: await client.get(path) for path in (
                 "/refused/53300", "/refused/53100", "/refused/57P03", "/unreachable",
-                "/unknown-host", "/no-route", "/refused/23505", "/refused/57P01", "/file")}
+                "/unknown-host", "/no-route", "/every-address", "/refused/23505",
+                "/refused/57P01", "/file")}
         for path in ("/refused/53300", "/refused/53100", "/refused/57P03", "/unreachable",
-                     "/unknown-host", "/no-route"):
+                     "/unknown-host", "/no-route", "/every-address"):
             r = answers[path]
             assert (r.status_code, r.headers.get("retry-after")) == (503, "1"), path
             assert r.json()["code"] == "database.unavailable", path

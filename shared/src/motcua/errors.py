@@ -291,13 +291,16 @@ async def _on_unreachable(request: Request, exc: OSError) -> JSONResponse:
     # Raised as is (not wrapped by SQLAlchemy) when the pool cannot open a connection to
     # the database server: refused, an unknown host name, no route. The HTTP clients wrap
     # theirs (httpx.ConnectError), so in a request it is the database. Any other OSError
-    # (a file, the attachment store) is unexpected.
+    # (a file, the attachment store; a TimeoutError, which is one too) is unexpected.
     if isinstance(exc, ConnectionRefusedError):
         why = "connection refused"
     elif isinstance(exc, socket.gaierror):
         why = "unknown host name"
     elif exc.errno in _UNREACHABLE:
         why = _UNREACHABLE[exc.errno]
+    elif exc.errno is None and str(exc).startswith("Multiple exceptions:"):
+        # asyncio's connect, when every address of the host failed differently.
+        why = "no address of the host answered"
     else:
         raise exc  # to the 500 handler
     return _unavailable(request, "database_unreachable",

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import JSON, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from motcua.calendar import TIMEZONE
@@ -27,15 +27,18 @@ from motcua.contracts.intake import (
 from motcua.db import outbox_table, session_factory
 from motcua.events import Envelope, EventData
 from motcua_workflow import migrations_dir
+from motcua_workflow.cases import core
 from motcua_workflow.config import Settings
 from motcua_workflow.consumers import batch_handlers, handlers
 from motcua_workflow.context import Workflow
 from motcua_workflow.db import Base
 from motcua_workflow.models import load_all
+from motcua_workflow.processlog import service as processlog
 from tests.motcua_workflow.helpers import ManualClock, at
 
 PROVINCE = "TWFB"
 AGENCY = f"000.01.17.{PROVINCE}"
+BUNDLE, MEMBERS = "2.000986", ["1.001193", "1.004222", "1.014137"]
 #: Generated per run (row ids and what hashes them); compared through the case they name.
 GENERATED = {"id", "event_id", "definition_id", "hash", "prev_hash", "log_head",
              "process_log_hash", "created_at"}
@@ -62,11 +65,14 @@ def _events(seed: int, dossiers: int) -> list[tuple[Envelope, EventData]]:
     stories: list[list[tuple[Envelope, EventData]]] = []
     for n in range(dossiers):
         code = f"{AGENCY}-260302-{n + 1:04d}"
-        common = {"dossier_code": code, "agency_code": AGENCY, "procedure_code": "1.004884"}
+        bundle = n % 7 == 3  # a liên thông bundle: received, it opens member cases
+        common = {"dossier_code": code, "agency_code": AGENCY,
+                  "procedure_code": BUNDLE if bundle else "1.004884"}
         owner = f"owner-{n}" if n % 3 else None
+        members = {"bundle_code": BUNDLE, "member_procedures": MEMBERS} if bundle else {}
         story: list[EventData] = [DossierSubmittedV1(
             **common, status=1, occurred_at=received_at, channel="online",
-            applicant_kind="individual", owner_ref=owner)]
+            applicant_kind="individual", owner_ref=owner, **members)]
         if rnd.random() < 0.15:
             story.append(story[0])  # the same submission again, as a new event
         if rnd.random() < 0.5:
@@ -150,8 +156,15 @@ async def _state(engine: AsyncEngine) -> dict[str, Any]:
         for name, table in tables.items():
             if name in ("inbox", "outbox", "process_definition"):
                 continue
-            rows = (await session.execute(select(table))).mappings().all()
+            # A JSON column's SQL NULL and JSON null both read as None: compare which.
+            nulls = [c.is_(None).label(f"{c.name}.is_sql_null") for c in table.columns
+                     if isinstance(c.type, JSON)]
+            rows = (await session.execute(select(table, *nulls))).mappings().all()
             out[name] = sorted(plain(dict(r)) for r in rows)
+        # Each case's process log is a valid chain ending at the case's head.
+        out["chains"] = sorted([
+            (code, (await processlog.verify(session, case)).valid)
+            for code, case in (await core.find_many(session, list(cases.values()))).items()])
         sent = []
         for r in await session.execute(select(outbox_table).order_by(outbox_table.c.seq)):
             envelope = Envelope.from_bytes(r.payload)
@@ -162,39 +175,44 @@ async def _state(engine: AsyncEngine) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("seed", [5, 23])
-async def test_batches_leave_what_one_event_at_a_time_leaves(
-        engines: tuple[AsyncEngine, AsyncEngine], seed: int) -> None:
-    items = _events(seed, dossiers=40)
-    await _one_by_one(engines[0], items)
-    await _batched(engines[1], items, size=25)
-    expected, got = await _state(engines[0]), await _state(engines[1])
-    assert len(expected["case"]) == 40
-    assert {json.loads(r)["status"] for r in expected["case"]} >= {1, 2, 3, 7}
-    assert len(expected["sent"]) > 100
-    assert all(s[4] is not None for s in expected["sent"])  # each names its cause
-    for name in expected:
-        assert got[name] == expected[name], name
+class TestIntakeEventsBatched:
+    """The ``workflow-intake`` batch handler against the per-event handlers."""
 
+    @pytest.mark.parametrize("seed", [5, 23])
+    async def test_batches_leave_what_one_event_at_a_time_leaves(
+            self, engines: tuple[AsyncEngine, AsyncEngine], seed: int) -> None:
+        items = _events(seed, dossiers=40)
+        await _one_by_one(engines[0], items)
+        await _batched(engines[1], items, size=25)
+        expected, got = await _state(engines[0]), await _state(engines[1])
+        cases = [json.loads(r) for r in expected["case"]]
+        assert len([c for c in cases if "~" not in c["dossier_code"]]) == 40
+        assert [c for c in cases if "~" in c["dossier_code"]]  # members of a bundle
+        assert {c["status"] for c in cases} >= {1, 2, 3, 7}
+        assert expected["chains"] and all(valid for _, valid in got["chains"])
+        assert len(expected["sent"]) > 100
+        assert all(s[4] is not None for s in expected["sent"])  # each names its cause
+        for name in expected:
+            assert got[name] == expected[name], name
 
-async def test_a_run_of_submissions_is_opened_with_a_few_statements(
-        engines: tuple[AsyncEngine, AsyncEngine]) -> None:
-    """Read and write per batch, not per event: 25 submissions take a locked read of
-    the cases, the definition's lookup and one write (one statement on PostgreSQL, one
-    per table on SQLite, which also counts its BEGIN IMMEDIATE); one at a time, each
-    took a read and a flush of three tables. (The first batch stores the packaged
-    definition, after which its transaction looks the definition up every time.)"""
-    occurred = at(2026, 3, 2, 8).astimezone(TIMEZONE)
-    items = []
-    for n in range(50):
-        data = DossierSubmittedV1(
-            dossier_code=f"{AGENCY}-260302-{n + 1:04d}", agency_code=AGENCY,
-            procedure_code="1.004884", status=1, occurred_at=occurred, channel="online",
-            applicant_kind="individual")
-        items.append((Envelope.wrap(data, province="TINTAKE", key=data.dossier_code), data))
-    first, second = await _batched(engines[1], items, size=25)
-    assert first[0] == second[0] == 25
-    assert second[1] <= 6, (first, second)
-    await _one_by_one(engines[0], items)
-    expected, got = await _state(engines[0]), await _state(engines[1])
-    assert got == expected
+    async def test_a_run_of_submissions_is_opened_with_a_few_statements(
+            self, engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+        """Read and write per batch, not per event: 25 submissions take a locked read of
+        the cases, the definition's lookup and one write (one statement on PostgreSQL, one
+        per table on SQLite, which also counts its BEGIN IMMEDIATE); one at a time, each
+        took a read and a flush of three tables. (The first batch stores the packaged
+        definition, after which its transaction looks the definition up every time.)"""
+        occurred = at(2026, 3, 2, 8).astimezone(TIMEZONE)
+        items = []
+        for n in range(50):
+            data = DossierSubmittedV1(
+                dossier_code=f"{AGENCY}-260302-{n + 1:04d}", agency_code=AGENCY,
+                procedure_code="1.004884", status=1, occurred_at=occurred, channel="online",
+                applicant_kind="individual")
+            items.append((Envelope.wrap(data, province="TINTAKE", key=data.dossier_code), data))
+        first, second = await _batched(engines[1], items, size=25)
+        assert first[0] == second[0] == 25
+        assert second[1] <= 6, (first, second)
+        await _one_by_one(engines[0], items)
+        expected, got = await _state(engines[0]), await _state(engines[1])
+        assert got == expected

@@ -27,7 +27,6 @@ from motcua.contracts.workflow import (
 from motcua.events import Envelope
 from motcua_intake.dossiers import service as dossiers
 from motcua_intake.dossiers.models import Dossier
-from motcua_intake.dossiers.repository import DossierRepository
 
 #: The dossiers a batch locked up front, by code (None: the handler locks its own).
 Locked = Mapping[str, Dossier] | None
@@ -79,8 +78,8 @@ def batch_handlers() -> dict[str, BatchHandler]:
     by_type = handlers()["intake-workflow"]
 
     async def case_events(items: list[tuple[Envelope, Any]], session: AsyncSession) -> None:
-        locked = await DossierRepository(session).lock_many(
-            data.dossier_code for _, data in items)
+        locked = await dossiers.lock_for_case_events(
+            session, (data.dossier_code for _, data in items))
         for envelope, data in items:
             with causation(envelope):
                 await by_type[envelope.type](envelope, data, session, locked)

@@ -73,12 +73,14 @@ async def _new_case(session: AsyncSession, wf: Workflow, data: _DossierEvent, *,
     """The case :func:`_open` opens and the rows that go with it (its first log entry,
     its events), built but not added to the session."""
     now = wf.clock.now()
+    # No members: the column is left unset, so both ways of writing the row store SQL
+    # NULL (the unit of work would store an explicit None as JSON null).
     case = Case(id=new_id(), dossier_code=data.dossier_code, agency_code=data.agency_code,
                 procedure_code=data.procedure_code, owner_ref=data.owner_ref,
                 status=SUBMITTED, opened_at=now,
                 version=1, channel=channel, current_agency_code=data.agency_code,
-                bundle_code=bundle_code, member_procedures=members or None,
-                supplement_requests=0, extended=False, log_length=0)
+                bundle_code=bundle_code, supplement_requests=0, extended=False,
+                log_length=0, **({"member_procedures": members} if members else {}))
     # Bound before it joins the session: the definition query would otherwise autoflush
     # the case, and the binding would cost an UPDATE of the row just inserted.
     spec = await core.bind_definition(session, case, now=now)
@@ -138,9 +140,7 @@ async def open_submitted(session: AsyncSession, wf: Workflow,
     codes = sorted({data.dossier_code for _, data in items})
     if len(codes) != len(items):
         raise ValueError("open_submitted: one submission per dossier")
-    existing = {case.dossier_code: case for case in await session.scalars(
-        select(Case).where(Case.dossier_code.in_(codes)).order_by(Case.dossier_code)
-        .with_for_update().execution_options(populate_existing=True))}
+    existing = await core.find_many(session, codes, lock=True)
     rows: list[Any] = []
     for envelope, data in items:
         with causation(envelope):
