@@ -228,9 +228,10 @@ class TestKill9:
             for name in SERVICES:
                 r = await client.get(f"http://127.0.0.1:{process_mesh.ports[name]}/metrics")
                 assert r.status_code == 200
-                figures = {(s.name, s.labels.get("generation")): s.value
-                           for family in text_string_to_metric_families(r.text)
-                           for s in family.samples if s.name.startswith("motcua_gc_")}
+                samples = [s for family in text_string_to_metric_families(r.text)
+                           for s in family.samples if s.name.startswith("motcua_gc_")]
+                assert {s.labels.get("service") for s in samples} == {name}, name
+                figures = {(s.name, s.labels.get("generation")): s.value for s in samples}
                 threshold = figures["motcua_gc_gen0_threshold", None]
                 frozen = figures["motcua_gc_frozen_objects", None]
                 seconds, collections = ([figures[f"motcua_gc_{what}_total", g] for g in "012"]

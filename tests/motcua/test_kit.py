@@ -409,6 +409,21 @@ class TestDatabaseErrors:
             assert "/secret/path" not in answers[path].text
 
 
+def test_every_route_documents_the_503s_any_request_may_meet() -> None:
+    """Each service's OpenAPI lists, on every route of its routers, the 503s that do not
+    depend on the route (also where the route documents a 503 of its own)."""
+    for name, spec in discover().items():
+        paths = spec.create_app(spec.settings()).openapi()["paths"]
+        for path, methods in paths.items():
+            if path in ("/healthz", "/readyz", "/metrics"):
+                continue
+            for method, operation in methods.items():
+                codes = operation["responses"].get("503", {}).get("description", "")
+                assert {"service.busy", "database.unavailable",
+                        "database.outcome_unknown"} <= set(codes.split(", ")), \
+                    (name, method, path)
+
+
 class TestDatabaseRefusingConnections:
     """The answers above for the errors a real PostgreSQL and a real driver raise."""
 

@@ -150,9 +150,22 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
 
 
 def problems(*kinds: type[Problem]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entry documenting the problems a route may answer."""
+    """OpenAPI ``responses=`` entry documenting the problems a route may answer (with
+    :func:`server_problems`, which a route's own 503 entry would otherwise replace)."""
+    return _documented((*kinds, ValidationFailed, *_SERVER_PROBLEMS))
+
+
+def server_problems() -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entry of what any route may answer when the service or its
+    database cannot serve it for now: 503 ``service.busy``, ``database.unavailable``
+    (both with Retry-After) and ``database.outcome_unknown`` (without: the request may
+    have been applied). ``create_service_app`` adds it to every route of its routers."""
+    return _documented(_SERVER_PROBLEMS)
+
+
+def _documented(kinds: tuple[type[Problem], ...]) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {}
-    for kind in (*kinds, ValidationFailed):
+    for kind in kinds:
         entry = out.setdefault(kind.status, {"model": ProblemDoc, "description": ""})
         codes = [c for c in entry["description"].split(", ") if c]
         if kind.code not in codes:
@@ -248,6 +261,9 @@ class DatabaseOutcomeUnknown(Problem):
         super().__init__("Retry only with the same Idempotency-Key (which replays the "
                          "original answer if it was applied), or look the result up first.")
 
+
+_SERVER_PROBLEMS: tuple[type[Problem], ...] = (ServiceBusy, DatabaseUnavailable,
+                                               DatabaseOutcomeUnknown)
 
 #: SQLSTATEs of a database refusing work for now, the transaction in progress not
 #: applied: class 53 (insufficient resources: too many connections, out of memory, disk

@@ -27,7 +27,7 @@ from motcua.config import ServiceSettings
 from motcua.consumer import BatchHandler, ConsumerRunner, Handler
 from motcua.contracts import REGISTRY
 from motcua.db import create_engine, ping, session_factory
-from motcua.errors import DatabaseOutcomeUnknown, install_problem_handlers
+from motcua.errors import DatabaseOutcomeUnknown, install_problem_handlers, server_problems
 from motcua.http import BodyLimitMiddleware, MetricsMiddleware, RequestContextMiddleware
 from motcua.idempotency import IdempotencyInProgress
 from motcua.logging import configure_logging, get_logger
@@ -137,28 +137,34 @@ def tune_gc(gen0_threshold: int) -> int:
 
 
 class _GcCollector:
-    """The process's collector settings and the time it spent, read at scrape time."""
+    """The process's collector settings and the time it spent, read at scrape time
+    (labelled with the service, as the kit's other figures are)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
 
     def collect(self) -> Any:
         threshold = GaugeMetricFamily("motcua_gc_gen0_threshold",
-                                      "Net allocations between young-generation collections")
-        threshold.add_metric([], gc.get_threshold()[0])
+                                      "Net allocations between young-generation collections",
+                                      labels=["service"])
+        threshold.add_metric([self.service], gc.get_threshold()[0])
         yield threshold
         frozen = GaugeMetricFamily("motcua_gc_frozen_objects",
-                                   "Objects frozen out of the collector's reach at startup")
-        frozen.add_metric([], gc.get_freeze_count())
+                                   "Objects frozen out of the collector's reach at startup",
+                                   labels=["service"])
+        frozen.add_metric([self.service], gc.get_freeze_count())
         yield frozen
         seconds = CounterMetricFamily("motcua_gc", "Seconds spent in the cyclic garbage "
                                       "collector since the service started (with the "
                                       "collection before the freeze)",
-                                      labels=["generation"], unit="seconds")
+                                      labels=["service", "generation"], unit="seconds")
         collections = CounterMetricFamily("motcua_gc_collections",
                                           "Collections of the cyclic garbage collector "
                                           "since the process started",
-                                          labels=["generation"])
+                                          labels=["service", "generation"])
         for generation, stats in enumerate(gc.get_stats()):
-            seconds.add_metric([str(generation)], _GC_SECONDS[generation])
-            collections.add_metric([str(generation)], stats["collections"])
+            seconds.add_metric([self.service, str(generation)], _GC_SECONDS[generation])
+            collections.add_metric([self.service, str(generation)], stats["collections"])
         yield seconds
         yield collections
 
@@ -254,7 +260,7 @@ def create_service_app(
                     backoff_s=settings.consumer_backoff_s, batch=settings.consumer_batch,
                     txn_batch=settings.consumer_txn_batch))
         rt.registry.register(_PipelineCollector(rt))
-        rt.registry.register(_GcCollector())
+        rt.registry.register(_GcCollector(settings.service))
         if _time_gc not in gc.callbacks:
             gc.callbacks.append(_time_gc)
         app.state.runtime = rt
@@ -282,7 +288,7 @@ def create_service_app(
     app.state.settings = settings
     install_problem_handlers(app)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=server_problems())
     app.include_router(_ops_router())
     app.state.http_registry = CollectorRegistry()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
