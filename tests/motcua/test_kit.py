@@ -409,19 +409,36 @@ class TestDatabaseErrors:
             assert "/secret/path" not in answers[path].text
 
 
-def test_every_route_documents_the_503s_any_request_may_meet() -> None:
+def test_every_route_documents_the_answers_any_request_may_meet() -> None:
     """Each service's OpenAPI lists, on every route of its routers, the 503s that do not
-    depend on the route (also where the route documents a 503 of its own)."""
+    depend on the route (also where the route documents a 503 of its own), and on every
+    protected route the bearer token check's 401s and 503 (none on a public route)."""
+    from motcua.auth import access_of, api_routes
+
+    def codes(operation: dict[str, Any], status: str) -> set[str]:
+        return set(operation["responses"].get(status, {}).get("description", "").split(", "))
+
+    token = {"auth.token_missing", "auth.token_invalid", "auth.token_expired"}
     for name, spec in discover().items():
-        paths = spec.create_app(spec.settings()).openapi()["paths"]
-        for path, methods in paths.items():
+        app = spec.create_app(spec.settings())
+        schema = app.openapi()
+        access = {(r.path, m.lower()): access_of(r) for r in api_routes(app) for m in r.methods}
+        assert "ProblemDoc" in schema["components"]["schemas"]
+        protected = 0
+        for path, methods in schema["paths"].items():
             if path in ("/healthz", "/readyz", "/metrics"):
                 continue
             for method, operation in methods.items():
-                codes = operation["responses"].get("503", {}).get("description", "")
+                where = (name, method, path)
                 assert {"service.busy", "database.unavailable",
-                        "database.outcome_unknown"} <= set(codes.split(", ")), \
-                    (name, method, path)
+                        "database.outcome_unknown"} <= codes(operation, "503"), where
+                if access[path, method] == "protected":
+                    protected += 1
+                    assert token <= codes(operation, "401"), where
+                    assert "auth.keys_unavailable" in codes(operation, "503"), where
+                else:
+                    assert not token & codes(operation, "401"), where
+        assert protected > 0, name
 
 
 class TestDatabaseRefusingConnections:

@@ -175,6 +175,19 @@ def _documented(kinds: tuple[type[Problem], ...]) -> dict[int | str, dict[str, A
     return out
 
 
+def document_in_schema(responses: dict[str, Any], *kinds: type[Problem]) -> None:
+    """Add ``kinds`` to the ``responses`` of an operation in a generated OpenAPI schema
+    (the codes join those already listed under the same status)."""
+    for kind in kinds:
+        entry = responses.setdefault(str(kind.status), {
+            "description": "", "content": {PROBLEM_JSON: {"schema": {
+                "$ref": "#/components/schemas/ProblemDoc"}}}})
+        codes = [c for c in entry.get("description", "").split(", ") if c]
+        if kind.code not in codes:
+            codes.append(kind.code)
+        entry["description"] = ", ".join(codes)
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):

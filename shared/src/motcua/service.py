@@ -27,7 +27,13 @@ from motcua.config import ServiceSettings
 from motcua.consumer import BatchHandler, ConsumerRunner, Handler
 from motcua.contracts import REGISTRY
 from motcua.db import create_engine, ping, session_factory
-from motcua.errors import DatabaseOutcomeUnknown, install_problem_handlers, server_problems
+from motcua.errors import (
+    DatabaseOutcomeUnknown,
+    ProblemDoc,
+    document_in_schema,
+    install_problem_handlers,
+    server_problems,
+)
 from motcua.http import BodyLimitMiddleware, MetricsMiddleware, RequestContextMiddleware
 from motcua.idempotency import IdempotencyInProgress
 from motcua.logging import configure_logging, get_logger
@@ -169,6 +175,41 @@ class _GcCollector:
         yield collections
 
 
+def _document_access(app: FastAPI) -> None:
+    """The app's OpenAPI lists, on every protected route, the answers of its bearer
+    token check: 401 (token missing, invalid, expired) and 503 (signing keys
+    unavailable); what each route forbids (403) it documents itself."""
+    from motcua.auth import (
+        KeysUnavailable,
+        TokenExpired,
+        TokenInvalid,
+        TokenMissing,
+        access_of,
+        api_routes,
+    )
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("ProblemDoc", ProblemDoc.model_json_schema(
+            ref_template="#/components/schemas/{model}"))
+        for route in api_routes(app):
+            if access_of(route) != "protected":
+                continue
+            for method in route.methods:
+                operation = schema["paths"].get(route.path, {}).get(method.lower())
+                if operation is not None:
+                    document_in_schema(operation["responses"], TokenMissing, TokenInvalid,
+                                       TokenExpired, KeysUnavailable)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
@@ -290,6 +331,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router, responses=server_problems())
     app.include_router(_ops_router())
+    _document_access(app)
     app.state.http_registry = CollectorRegistry()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, registry=app.state.http_registry,
