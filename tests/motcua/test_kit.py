@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import errno
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -439,6 +440,25 @@ def test_every_route_documents_the_answers_any_request_may_meet() -> None:
                 else:
                     assert not token & codes(operation, "401"), where
         assert protected > 0, name
+
+
+def test_every_integer_a_client_sends_in_a_path_or_query_is_bounded() -> None:
+    """No path or query integer is larger than a database INTEGER holds (a larger one
+    reached the driver and answered 500), in every service's OpenAPI."""
+    from motcua.pagination import DB_INT_MAX
+
+    checked = 0
+    for name, spec in discover().items():
+        for path, methods in spec.create_app(spec.settings()).openapi()["paths"].items():
+            for method, operation in methods.items():
+                for parameter in operation.get("parameters", []):
+                    schema = parameter["schema"]
+                    for variant in [schema, *schema.get("anyOf", [])]:
+                        if variant.get("type") == "integer":
+                            checked += 1
+                            assert variant.get("maximum", math.inf) <= DB_INT_MAX, \
+                                (name, method, path, parameter["name"])
+    assert checked >= 10
 
 
 class TestDatabaseRefusingConnections:

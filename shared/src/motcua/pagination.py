@@ -22,7 +22,13 @@ from motcua.errors import FieldError, Unprocessable
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
+#: The largest value of an INTEGER column on PostgreSQL (int4; SQLite's are 64-bit): the
+#: bound of every integer a client sends that reaches a query (a version, an offset), so
+#: a larger one is refused with 422 instead of failing in the driver (500).
+DB_INT_MAX = 2_147_483_647
+
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (1–200)")]
+OffsetQuery = Annotated[int, Query(ge=0, le=DB_INT_MAX, description="Rows to skip")]
 CursorQuery = Annotated[str | None, Query(max_length=500,
                                           description="`next_cursor` of the previous page")]
 

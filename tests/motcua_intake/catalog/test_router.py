@@ -140,6 +140,16 @@ class TestLifecycle:
                                              headers=catalog_admin(mesh)), 422,
                     "request.validation_failed")
         assert {e["field"] for e in p["errors"]} >= {"level", "statutory_time"}
+        # Statutory times beyond ten years of working days (no database integer held
+        # some of them: they answered 500).
+        for time in ({"amount": 10**12, "unit": "working_days"},
+                     {"amount": 2601, "unit": "working_days"},
+                     {"amount": 5, "unit": "working_days", "per_channel": {"online": 2601}}):
+            p = problem(await intake.client.post("/v1/procedures",
+                                                 json={**NEW, "statutory_time": time},
+                                                 headers=catalog_admin(mesh)), 422,
+                        "request.validation_failed")
+            assert p["errors"][0]["field"].startswith("statutory_time."), p
         assert await table_count(intake, Procedure.__table__) == 35
 
 

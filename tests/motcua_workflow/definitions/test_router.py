@@ -78,6 +78,13 @@ class TestDefinitions:
         v1 = (await wf.client.get("/v1/process-definitions/1.004194/versions/1",
                                   headers=as_officer)).json()
         assert v1["definition"]["steps"][0]["budget_hours"] == 16
+        # A version no database integer holds (found by schemathesis: it answered 500).
+        huge = await wf.client.get("/v1/process-definitions/1.004194/versions/" + "9" * 25,
+                                   headers=as_officer)
+        assert huge.status_code == 422 and huge.json()["code"] == "request.validation_failed"
+        missing = await wf.client.get("/v1/process-definitions/1.004194/versions/2147483647",
+                                      headers=as_officer)
+        assert missing.status_code == 404
         listing = (await wf.client.get("/v1/process-definitions", params={"limit": 1})).json()
         assert len(listing["items"]) == 1 and listing["next_cursor"]
 

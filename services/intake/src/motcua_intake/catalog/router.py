@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.auth import PUBLIC, AgencyForbidden, NotAllowed, Principal
 from motcua.errors import FieldError, problems
 from motcua.idempotency import IdempotencyDep, IdempotencyKeyReused
-from motcua.pagination import DEFAULT_LIMIT, CursorInvalid, CursorQuery, LimitQuery
+from motcua.pagination import (
+    DB_INT_MAX,
+    DEFAULT_LIMIT,
+    CursorInvalid,
+    CursorQuery,
+    LimitQuery,
+)
 from motcua.service import SessionDep
 from motcua_intake import access
 from motcua_intake.access import CatalogAdmin
@@ -202,7 +208,8 @@ async def import_procedures_csv(
             responses=problems(ProcedureNotFound))
 async def get_procedure(
     code: str, session: SessionDep,
-    version: Annotated[int | None, Query(ge=1, description="A saved version")] = None,
+    version: Annotated[int | None, Query(ge=1, le=DB_INT_MAX,
+                                         description="A saved version")] = None,
 ) -> ProcedureRead:
     """One procedure by national or local code (current, or a saved version). Public."""
     procedure = await service.get(session, code)

@@ -8,7 +8,7 @@ and ``reception_points`` (desks that receive it regardless of administrative bou
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -30,10 +30,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: The longest statutory time accepted: ten years of working days is beyond any (and
+#: workflow's calendar answers no longer count).
+MAX_STATUTORY_AMOUNT = 2600
+StatutoryAmount = Annotated[int, Field(ge=0, le=MAX_STATUTORY_AMOUNT)]
+
+
 class TimeVariant(_Strict):
     """An alternative or extra statutory time that applies under a condition."""
 
-    amount: int = Field(ge=0)
+    amount: StatutoryAmount
     unit: TimeUnit
     mode: Literal["adds", "replaces"]
     condition_vi: str
@@ -43,10 +49,10 @@ class TimeVariant(_Strict):
 class StatutoryTimeDef(_Strict):
     """Thời hạn giải quyết: amount and unit, optional cut-off, per-channel amounts."""
 
-    amount: int | None = Field(None, ge=0)
+    amount: StatutoryAmount | None = None
     unit: TimeUnit | None = None
     cutoff: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    per_channel: dict[Channel, int] | None = None
+    per_channel: dict[Channel, StatutoryAmount] | None = None
     variants: list[TimeVariant] = []
 
     @model_validator(mode="after")

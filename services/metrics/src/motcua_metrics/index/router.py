@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Response
 
 from motcua.auth import PUBLIC, OptionalPrincipal
 from motcua.errors import problems
+from motcua.pagination import OffsetQuery
 from motcua.service import SessionDep
 from motcua_metrics import access
 from motcua_metrics.index import drilldown, export, service
@@ -92,7 +93,7 @@ async def get_drilldown(item_id: str, session: SessionDep, state: StateDep,
                         who: access.Reader,
                         unit: str | None = UnitQuery, period: str | None = PeriodQuery,
                         limit: int = Query(100, ge=1, le=10_000),
-                        offset: int = Query(0, ge=0),
+                        offset: OffsetQuery = 0,
                         format: Literal["json", "csv", "xlsx"] = "json",
                         lang: Lang = "vi") -> Any:
     """The dossiers or procedures that cost an item its points, and why.

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.auth import PUBLIC, AgencyForbidden, NotAllowed, Principal, require
 from motcua.errors import problems
 from motcua.idempotency import IdempotencyDep, IdempotencyKeyReused
+from motcua.pagination import OffsetQuery
 from motcua.service import RuntimeDep, SessionDep
 from motcua_payments import access
 from motcua_payments.context import ContextDep, PaymentsContext
@@ -209,7 +210,7 @@ async def list_callbacks(
     reference: str | None = None, outcome: str | None = None,
     agency_code: Annotated[str | None, Query(max_length=35)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> list[CallbackRead]:
     """Every notification received (trusted or not), newest first: the audit of callbacks.
 

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import JSONResponse
 
 from motcua.auth import Principal, require
 from motcua.errors import problems
 from motcua.idempotency import IdempotencyDep, IdempotencyInProgress, IdempotencyKeyReused
-from motcua.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from motcua.pagination import (
+    DB_INT_MAX,
+    CursorQuery,
+    LimitQuery,
+    decode_cursor,
+    encode_cursor,
+)
 from motcua.service import SessionDep
 from motcua_workflow.access import DEFINITIONS_READ, DEFINITIONS_WRITE, DENIED
 from motcua_workflow.context import WorkflowDep
@@ -117,7 +123,8 @@ async def list_versions(procedure_code: str, session: SessionDep,
 
 @router.get("/{procedure_code}/versions/{version}", operation_id="getProcessDefinitionVersion",
             responses=problems(DefinitionNotFound, *DENIED))
-async def get_version(procedure_code: str, version: int, session: SessionDep,
-                      _: Reader) -> DefinitionRead:
+async def get_version(procedure_code: str,
+                      version: Annotated[int, Path(ge=1, le=DB_INT_MAX)],
+                      session: SessionDep, _: Reader) -> DefinitionRead:
     """One version of a procedure's definition (the one a case is bound to)."""
     return read(await service.get_version(session, procedure_code, version))
