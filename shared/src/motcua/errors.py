@@ -150,27 +150,11 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
 
 
 def problems(*kinds: type[Problem]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entry documenting the problems a route may answer (with
-    :func:`server_problems`, which a route's own 503 entry would otherwise replace)."""
-    return _documented((*kinds, ValidationFailed, *_SERVER_PROBLEMS))
-
-
-def server_problems() -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entry of what any route may answer when the service or its
-    database cannot serve it for now: 503 ``service.busy``, ``database.unavailable``
-    (both with Retry-After) and ``database.outcome_unknown`` (without: the request may
-    have been applied). ``create_service_app`` adds it to every route of its routers."""
-    return _documented(_SERVER_PROBLEMS)
-
-
-def _documented(kinds: tuple[type[Problem], ...]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entry documenting the problems a route may answer."""
     out: dict[int | str, dict[str, Any]] = {}
-    for kind in kinds:
+    for kind in (*kinds, ValidationFailed):
         entry = out.setdefault(kind.status, {"model": ProblemDoc, "description": ""})
-        codes = [c for c in entry["description"].split(", ") if c]
-        if kind.code not in codes:
-            codes.append(kind.code)
-        entry["description"] = ", ".join(codes)
+        _list_code(entry, kind.code)
         entry["content"] = {PROBLEM_JSON: {}}
     return out
 
@@ -182,10 +166,15 @@ def document_in_schema(responses: dict[str, Any], *kinds: type[Problem]) -> None
         entry = responses.setdefault(str(kind.status), {
             "description": "", "content": {PROBLEM_JSON: {"schema": {
                 "$ref": "#/components/schemas/ProblemDoc"}}}})
-        codes = [c for c in entry.get("description", "").split(", ") if c]
-        if kind.code not in codes:
-            codes.append(kind.code)
-        entry["description"] = ", ".join(codes)
+        _list_code(entry, kind.code)
+
+
+def _list_code(entry: dict[str, Any], code: str) -> None:
+    """A response entry's description lists its problem codes, comma-separated."""
+    codes = [c for c in entry.get("description", "").split(", ") if c]
+    if code not in codes:
+        codes.append(code)
+    entry["description"] = ", ".join(codes)
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -275,8 +264,12 @@ class DatabaseOutcomeUnknown(Problem):
                          "original answer if it was applied), or look the result up first.")
 
 
-_SERVER_PROBLEMS: tuple[type[Problem], ...] = (ServiceBusy, DatabaseUnavailable,
-                                               DatabaseOutcomeUnknown)
+#: What any request may meet when the service or its database cannot serve it for now:
+#: 503 ``service.busy``, ``database.unavailable`` (both with Retry-After) and
+#: ``database.outcome_unknown`` (without: the request may have been applied).
+#: ``create_service_app`` lists them on every route of its routers.
+SERVER_PROBLEMS: tuple[type[Problem], ...] = (ServiceBusy, DatabaseUnavailable,
+                                              DatabaseOutcomeUnknown)
 
 #: SQLSTATEs of a database refusing work for now, the transaction in progress not
 #: applied: class 53 (insufficient resources: too many connections, out of memory, disk

@@ -28,11 +28,11 @@ from motcua.consumer import BatchHandler, ConsumerRunner, Handler
 from motcua.contracts import REGISTRY
 from motcua.db import create_engine, ping, session_factory
 from motcua.errors import (
+    SERVER_PROBLEMS,
     DatabaseOutcomeUnknown,
     ProblemDoc,
     document_in_schema,
     install_problem_handlers,
-    server_problems,
 )
 from motcua.http import BodyLimitMiddleware, MetricsMiddleware, RequestContextMiddleware
 from motcua.idempotency import IdempotencyInProgress
@@ -175,11 +175,14 @@ class _GcCollector:
         yield collections
 
 
-def _document_access(app: FastAPI) -> None:
-    """The app's OpenAPI lists, on every protected route, the answers of its bearer
-    token check: 401 (token missing, invalid, expired) and 503 (signing keys
-    unavailable); what each route forbids (403) it documents itself."""
+def _document_common_answers(app: FastAPI) -> None:
+    """The app's OpenAPI lists, on every route of its routers, the answers no route
+    decides itself: the 503s of :data:`motcua.errors.SERVER_PROBLEMS`, and on a protected
+    route its bearer token check's, 401 (token missing, invalid, expired) and 503
+    (signing keys unavailable). The codes join a route's own under the same status;
+    what each route forbids (403) it documents itself."""
     from motcua.auth import (
+        OPERATIONS,
         KeysUnavailable,
         TokenExpired,
         TokenInvalid,
@@ -198,13 +201,15 @@ def _document_access(app: FastAPI) -> None:
         schemas.setdefault("ProblemDoc", ProblemDoc.model_json_schema(
             ref_template="#/components/schemas/{model}"))
         for route in api_routes(app):
-            if access_of(route) != "protected":
+            if route.path in OPERATIONS:
                 continue
+            kinds = SERVER_PROBLEMS
+            if access_of(route) == "protected":
+                kinds += (TokenMissing, TokenInvalid, TokenExpired, KeysUnavailable)
             for method in route.methods:
                 operation = schema["paths"].get(route.path, {}).get(method.lower())
                 if operation is not None:
-                    document_in_schema(operation["responses"], TokenMissing, TokenInvalid,
-                                       TokenExpired, KeysUnavailable)
+                    document_in_schema(operation["responses"], *kinds)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -329,9 +334,9 @@ def create_service_app(
     app.state.settings = settings
     install_problem_handlers(app)
     for router in routers:
-        app.include_router(router, responses=server_problems())
+        app.include_router(router)
     app.include_router(_ops_router())
-    _document_access(app)
+    _document_common_answers(app)
     app.state.http_registry = CollectorRegistry()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, registry=app.state.http_registry,

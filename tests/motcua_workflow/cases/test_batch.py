@@ -51,9 +51,9 @@ async def engines(migrated_engines) -> tuple[AsyncEngine, AsyncEngine]:
     return one_by_one, batched
 
 
-def _workflow(url: str) -> Workflow:
-    return Workflow.build(Settings(province=PROVINCE, database_url=url),
-                          ManualClock(at(2026, 3, 2, 9)))
+def _workflow() -> Workflow:
+    """Workflow's collaborators (the handlers get the session they write to)."""
+    return Workflow.build(Settings(province=PROVINCE), ManualClock(at(2026, 3, 2, 9)))
 
 
 def _events(seed: int, dossiers: int) -> list[tuple[Envelope, EventData]]:
@@ -105,7 +105,7 @@ def _events(seed: int, dossiers: int) -> list[tuple[Envelope, EventData]]:
 
 
 async def _one_by_one(engine: AsyncEngine, items: list[tuple[Envelope, EventData]]) -> None:
-    wf = _workflow(str(engine.url))
+    wf = _workflow()
     by_type = handlers(wf)["workflow-intake"]
     sessions = session_factory(engine)
     for envelope, data in items:
@@ -118,7 +118,7 @@ async def _batched(engine: AsyncEngine, items: list[tuple[Envelope, EventData]],
                    size: int) -> list[tuple[int, int]]:
     """Batches of ``size`` events, each in one transaction as the consumer runner runs
     them; per batch, its submissions and the statements it took."""
-    wf = _workflow(str(engine.url))
+    wf = _workflow()
     batch = batch_handlers(wf)["workflow-intake"]
     sessions = session_factory(engine)
     statements = [0]

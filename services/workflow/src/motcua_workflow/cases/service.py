@@ -115,10 +115,15 @@ async def open_for_submission(session: AsyncSession, wf: Workflow, event: Envelo
     case, _ = await _get_or_open(session, wf, data, channel=data.channel,
                                  members=list(data.member_procedures),
                                  bundle_code=data.bundle_code)
-    if case.owner_ref is None and data.owner_ref is not None:
-        # Opened by a later event that named no owner: the submission does.
-        await _set_owner(session, case, data.owner_ref)
+    await _owner_from_submission(session, case, data)
     return case
+
+
+async def _owner_from_submission(session: AsyncSession, case: Case,
+                                 data: DossierSubmittedV1) -> None:
+    """A case opened by a later event that named no owner takes the submission's."""
+    if case.owner_ref is None and data.owner_ref is not None:
+        await _set_owner(session, case, data.owner_ref)
 
 
 async def _set_owner(session: AsyncSession, case: Case, owner_ref: str) -> None:
@@ -150,8 +155,8 @@ async def open_submitted(session: AsyncSession, wf: Workflow,
                                             members=list(data.member_procedures),
                                             bundle_code=data.bundle_code)
                 rows += [case, *new]
-            elif case.owner_ref is None and data.owner_ref is not None:
-                await _set_owner(session, case, data.owner_ref)
+            else:
+                await _owner_from_submission(session, case, data)
     await insert_new(session, *rows)
 
 
