@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from unittest.mock import ANY
 
 import pytest
 
@@ -29,6 +31,67 @@ class TestProblems:
         assert r.headers["content-type"] == PROBLEM
         assert r.json()["code"] == "request.malformed_json"
         await _nothing_written(intake)
+
+    async def test_a_body_that_is_not_utf8_is_malformed_json(self, mesh: Mesh) -> None:
+        intake = (await start_slice(mesh, "intake"))["intake"]
+        r = await intake.client.post("/v1/dossiers", content=b'{"procedure_code": "\xff"}',
+                                     headers={"content-type": "application/json"})
+        assert r.status_code == 400
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["code"] == "request.malformed_json"
+        await _nothing_written(intake)
+
+    async def test_unknown_query_parameters_are_refused_by_name(self, mesh: Mesh) -> None:
+        intake = (await start_slice(mesh, "intake"))["intake"]
+        r = await intake.client.get("/v1/dossiers", params={"statuss": 2, "status": 2,
+                                                            "agencyy": "x"})
+        assert r.status_code == 422
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["code"] == "request.validation_failed"
+        assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [
+            ("query.agencyy", "field.unknown"), ("query.statuss", "field.unknown")]
+        # A date-time is ISO 8601, not a number pydantic would read as Unix time.
+        r = await intake.client.get("/v1/dossiers", params={"submitted_from": "-1.5e-130"})
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == "query.submitted_from"
+        # Declared ones, including a dependency's (the cursor of the page), still pass.
+        r = await intake.client.get("/v1/dossiers", params={"status": 2, "limit": 5})
+        assert r.status_code == 200, r.text
+
+    async def test_nul_characters_are_refused_wherever_they_are_sent(self, mesh: Mesh
+                                                                     ) -> None:
+        """PostgreSQL cannot store U+0000 in text: refused at the door on both backends
+        (it was a 500 on PostgreSQL, and a poison event for a PostgreSQL consumer)."""
+        intake = (await start_slice(mesh, "intake"))["intake"]
+        body = dossier_body(agency(mesh))
+        body["applicant"]["full_name"] = "Nguyễn\u0000An"
+        r = await intake.client.post("/v1/dossiers", json=body)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == PROBLEM
+        assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [
+            ("body", "field.nul_character")]
+        r = await intake.client.get("/v1/dossiers", params={"procedure": "1.0\u0000"})
+        assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [
+            ("query", "field.nul_character")]
+        r = await intake.client.get("/v1/dossiers/X%00Y")
+        assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [
+            ("path", "field.nul_character")]
+        # Whatever the spelling of the media type, and in a UTF-16 body (json.loads reads
+        # one; its raw NUL bytes are refused too).
+        text = json.dumps(body | {"applicant": body["applicant"] | {"full_name": "A\u0000"}})
+        for content, kind in ((text.encode(), "Application/JSON; charset=utf-8"),
+                              (text.encode("utf-16"), "application/json")):
+            r = await intake.client.post("/v1/dossiers", content=content,
+                                         headers={"content-type": kind})
+            assert r.status_code == 422, (kind, r.text)
+            assert r.json()["errors"] == [{"field": "body", "code": "field.nul_character",
+                                           "message": ANY}], kind
+        await _nothing_written(intake)
+        # An escaped backslash before "u0000" is text, not a NUL.
+        body["applicant"]["full_name"] = "Nguyễn \\u0000 An"
+        r = await intake.client.post("/v1/dossiers", json=body)
+        assert r.status_code == 201, r.text
+        assert r.json()["applicant"]["full_name"] == "Nguyễn \\u0000 An"
 
     async def test_wrong_types_and_unknown_fields_list_the_fields(self, mesh: Mesh) -> None:
         intake = (await start_slice(mesh, "intake"))["intake"]

@@ -412,14 +412,17 @@ class TestDatabaseErrors:
 
 def test_every_route_documents_the_answers_any_request_may_meet() -> None:
     """Each service's OpenAPI lists, on every route of its routers, the 503s that do not
-    depend on the route (also where the route documents a 503 of its own), and on every
-    protected route the bearer token check's 401s and 503 (none on a public route)."""
+    depend on the route (also where the route documents a 503 of its own), on every
+    protected route the bearer token check's 401s and 503 (none on a public route, whose
+    token is optional), on every route taking a body its 400 and 413, and validation
+    errors (422) as problem+json."""
     from motcua.auth import access_of, api_routes
 
     def codes(operation: dict[str, Any], status: str) -> set[str]:
         return set(operation["responses"].get(status, {}).get("description", "").split(", "))
 
     token = {"auth.token_missing", "auth.token_invalid", "auth.token_expired"}
+    with_body = 0
     for name, spec in discover().items():
         app = spec.create_app(spec.settings())
         schema = app.openapi()
@@ -437,9 +440,23 @@ def test_every_route_documents_the_answers_any_request_may_meet() -> None:
                     protected += 1
                     assert token <= codes(operation, "401"), where
                     assert "auth.keys_unavailable" in codes(operation, "503"), where
+                    assert {} not in operation.get("security", []), where
                 else:
                     assert not token & codes(operation, "401"), where
+                    # A token is optional: the security requirement admits none.
+                    assert operation.get("security", [{}])[0] == {}, where
+                if "requestBody" in operation:
+                    with_body += 1
+                    assert "request.malformed_json" in codes(operation, "400"), where
+                    assert "request.too_large" in codes(operation, "413"), where
+                # Any request may be invalid (an unknown query parameter, a NUL), and every
+                # validation error is answered as problem+json, not FastAPI's JSON.
+                validation = operation["responses"].get("422")
+                assert validation is not None, where
+                assert list(validation["content"]) == ["application/problem+json"], where
+                assert "request.validation_failed" in codes(operation, "422"), where
         assert protected > 0, name
+    assert with_body > 0
 
 
 def test_every_integer_a_client_sends_in_a_path_or_query_is_bounded() -> None:

@@ -111,6 +111,19 @@ class TestCitizenSignIn:
         assert response.status_code == 401 and response.json()["code"] == \
             "login.provider_refused"
 
+    async def test_the_redirect_keeps_the_parameters_a_provider_adds(self, mesh: Mesh,
+                                                                    provider) -> None:
+        """The browser's redirect carries whatever the provider adds (``iss`` per RFC
+        9207, ``session_state``...): the callback takes it as it comes (other routes
+        refuse query parameters they do not declare)."""
+        bridge = await start_identity(mesh, provider)
+        started = await start_login(bridge)
+        returned = await authorize_at_provider(started["authorization_url"], "vneid-an")
+        response = await bridge.client.get("/v1/auth/callback", params=returned | {
+            "iss": "https://vneid.example", "session_state": "s-1", "scope": "openid"})
+        assert response.status_code == 200, response.text
+        assert response.json()["kind"] == "citizen" and response.json()["access_token"]
+
     async def test_the_provider_denying_is_a_problem(self, mesh: Mesh, provider) -> None:
         bridge = await start_identity(mesh, provider)
         started = await start_login(bridge)

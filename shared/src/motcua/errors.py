@@ -222,6 +222,9 @@ async def _on_problem(request: Request, exc: Problem) -> JSONResponse:
 
 async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     status = exc.status_code
+    if status == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI's answer to a JSON body that is not UTF-8: malformed JSON (RFC 8259 §8.1).
+        return problem_response(MalformedBody("the body is not UTF-8"), request)
     try:
         title = HTTPStatus(status).phrase
     except ValueError:

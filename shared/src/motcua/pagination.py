@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
+from pydantic import BeforeValidator
 from sqlalchemy import ColumnElement, and_, or_
 
 from motcua.errors import FieldError, Unprocessable
@@ -31,6 +33,21 @@ LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (1â
 OffsetQuery = Annotated[int, Query(ge=0, le=DB_INT_MAX, description="Rows to skip")]
 CursorQuery = Annotated[str | None, Query(max_length=500,
                                           description="`next_cursor` of the previous page")]
+
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _iso_only(value: Any) -> Any:
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        # Pydantic reads a number as Unix time; the API documents ISO 8601 only.
+        raise ValueError("an ISO 8601 date-time is expected, not a number")
+    return value
+
+
+#: Annotates a date-time query parameter: ISO 8601 only (``?since=1e9`` is refused, where
+#: pydantic alone would read Unix time).
+ISO_8601 = BeforeValidator(_iso_only)
 
 
 class CursorInvalid(Unprocessable):

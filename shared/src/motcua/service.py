@@ -28,9 +28,14 @@ from motcua.consumer import BatchHandler, ConsumerRunner, Handler
 from motcua.contracts import REGISTRY
 from motcua.db import create_engine, ping, session_factory
 from motcua.errors import (
+    PROBLEM_JSON,
     SERVER_PROBLEMS,
+    BodyTooLarge,
     DatabaseOutcomeUnknown,
+    FieldError,
+    MalformedBody,
     ProblemDoc,
+    ValidationFailed,
     document_in_schema,
     install_problem_handlers,
 )
@@ -177,10 +182,13 @@ class _GcCollector:
 
 def _document_common_answers(app: FastAPI) -> None:
     """The app's OpenAPI lists, on every route of its routers, the answers no route
-    decides itself: the 503s of :data:`motcua.errors.SERVER_PROBLEMS`, and on a protected
+    decides itself: the 503s of :data:`motcua.errors.SERVER_PROBLEMS`; on a protected
     route its bearer token check's, 401 (token missing, invalid, expired) and 503
-    (signing keys unavailable). The codes join a route's own under the same status;
-    what each route forbids (403) it documents itself."""
+    (signing keys unavailable); on a route taking a body, 400 (malformed JSON) and 413
+    (too large). FastAPI's own 422 entry (JSON) becomes the problem+json one the app
+    answers, and a public route's optional token is documented as optional. The codes
+    join a route's own under the same status; what each route forbids (403) it documents
+    itself."""
     from motcua.auth import (
         OPERATIONS,
         KeysUnavailable,
@@ -204,15 +212,153 @@ def _document_common_answers(app: FastAPI) -> None:
             if route.path in OPERATIONS:
                 continue
             kinds = SERVER_PROBLEMS
-            if access_of(route) == "protected":
+            access = access_of(route)
+            if access == "protected":
                 kinds += (TokenMissing, TokenInvalid, TokenExpired, KeysUnavailable)
             for method in route.methods:
                 operation = schema["paths"].get(route.path, {}).get(method.lower())
-                if operation is not None:
-                    document_in_schema(operation["responses"], *kinds)
+                if operation is None:
+                    continue
+                responses = operation["responses"]
+                for entry in responses.values():
+                    _problem_content_only(entry)
+                if _is_fastapi_validation_entry(responses.get("422")):
+                    del responses["422"]
+                # Any request may meet the screen (an unknown query parameter).
+                kinds_here = (*kinds, ValidationFailed)
+                if "requestBody" in operation:
+                    kinds_here += (MalformedBody, BodyTooLarge)
+                document_in_schema(responses, *kinds_here)
+                if access == "public" and operation.get("security"):
+                    # A token is optional here (it may show more): no token is one way in.
+                    operation["security"] = [{}, *operation["security"]]
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _is_protected(route: Any) -> bool:
+    """Whether ``route`` needs a token (kept on the route)."""
+    if route is None or not hasattr(route, "dependant"):
+        return False
+    if not hasattr(route, "_motcua_protected"):
+        from motcua.auth import access_of
+
+        route._motcua_protected = access_of(route) == "protected"
+    return route._motcua_protected  # type: ignore[no-any-return]
+
+
+async def _any_query() -> None:
+    """Marks a route that reads its query string itself (:data:`ANY_QUERY`)."""
+
+
+#: ``dependencies=[ANY_QUERY]``: the route reads its query string itself (a payment
+#: gateway's signed return), so parameters it does not declare are not refused.
+ANY_QUERY: Any = Depends(_any_query)
+
+
+def _query_names(route: Any) -> frozenset[str] | None:
+    """The names of the query parameters ``route`` declares (its dependencies' too),
+    kept on the route; None if it takes any (:data:`ANY_QUERY`)."""
+    if hasattr(route, "_motcua_query_names"):
+        return route._motcua_query_names  # type: ignore[no-any-return]
+    found: set[str] = set()
+    names: frozenset[str] | None = None
+    stack = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        if dependant.call is _any_query:
+            break
+        found.update(f.alias for f in dependant.query_params)
+        stack.extend(dependant.dependencies)
+    else:
+        names = frozenset(found)
+    route._motcua_query_names = names
+    return names
+
+
+async def _screen_request(request: Request) -> None:
+    """What no route accepts, refused before any route reads it (422; on a protected
+    route called without a token, the route's 401 comes first):
+
+    * a query parameter the route does not declare (``field.unknown``), as an unknown
+      body field is: a misspelt filter must not silently return everything;
+    * a NUL character (U+0000) in the path, the query or a JSON or text body
+      (``field.nul_character``): PostgreSQL cannot store one in text, so it would fail
+      deep in a transaction (or in another service, from an event) instead of here.
+    """
+    scope = request.scope
+    # The router's own route: dependencies given to include_router() are not in its
+    # dependant (none are today; with some, resolve it as auth.api_routes does).
+    route = scope.get("route")
+    if "authorization" not in request.headers and _is_protected(route):
+        return  # the route answers 401 first
+    errors: list[FieldError] = []
+    query = scope.get("query_string")
+    if query:
+        declared = _query_names(route) if hasattr(route, "dependant") else None
+        if declared is not None:
+            errors += [FieldError(field=f"query.{name}", code="field.unknown",
+                                  message="Unknown query parameter")
+                       for name in sorted(set(request.query_params.keys()) - declared)]
+        if b"%00" in query:
+            errors.append(_nul("query"))
+    if b"%00" in scope.get("raw_path", b""):
+        errors.append(_nul("path"))
+    if scope["method"] in ("POST", "PUT", "PATCH"):
+        # The media type as FastAPI reads it; a form's or multipart body is not read here
+        # (FastAPI has consumed its stream), nor a text upload to the attachment store.
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "application/json" or kind.endswith("+json"):
+            body = await request.body()  # FastAPI has read it already: cached
+            # A raw NUL byte: a body in UTF-16 or UTF-32, which json.loads also reads.
+            if b"\x00" in body or _has_nul_escape(body):
+                errors.append(_nul("body"))
+        elif kind in _SCREENED_TEXT and b"\x00" in await request.body():
+            errors.append(_nul("body"))
+    if errors:
+        raise ValidationFailed(f"{len(errors)} field(s) invalid", errors=errors)
+
+
+#: Text bodies the routes parse into stored fields (the catalog's CSV import).
+_SCREENED_TEXT = frozenset({"text/csv", "text/plain"})
+
+
+def _nul(where: str) -> FieldError:
+    return FieldError(field=where, code="field.nul_character",
+                      message="NUL characters (U+0000) are not accepted")
+
+
+def _has_nul_escape(body: bytes) -> bool:
+    """Whether a JSON text holds the escape of U+0000 (a raw NUL is not valid JSON):
+    ``\\u0000`` preceded by an even number of backslashes (``\\\\u0000`` is a
+    backslash and the text "u0000")."""
+    at = body.find(b"\\u0000")
+    while at != -1:
+        start = at
+        while start > 0 and body[start - 1] == 0x5C:
+            start -= 1
+        if (at - start) % 2 == 0:
+            return True
+        at = body.find(b"\\u0000", at + 1)
+    return False
+
+
+def _problem_content_only(entry: dict[str, Any]) -> None:
+    """A problem entry (``errors.problems``) is answered as problem+json only: FastAPI
+    files the entry's model under ``application/json``; move it."""
+    content = entry.get("content", {})
+    if PROBLEM_JSON in content and "application/json" in content:
+        content[PROBLEM_JSON] = content.pop("application/json")
+
+
+def _is_fastapi_validation_entry(entry: dict[str, Any] | None) -> bool:
+    """Whether a 422 entry is FastAPI's default (``HTTPValidationError`` as JSON): every
+    validation error is answered as problem+json (:mod:`motcua.errors`)."""
+    if entry is None:
+        return False
+    ref = entry.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+    return ref == "#/components/schemas/HTTPValidationError"
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -330,7 +476,8 @@ def create_service_app(
             await engine.dispose()
             log.info("service_stopped", service=settings.service)
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
+                  dependencies=[Depends(_screen_request)])
     app.state.settings = settings
     install_problem_handlers(app)
     for router in routers:

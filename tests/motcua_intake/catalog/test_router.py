@@ -185,6 +185,17 @@ class TestImportExport:
                     "catalog.csv_invalid")
         assert p["errors"][0]["field"].startswith("rows.2.statutory_time")
 
+        # A bare carriage return is read as a line break (the csv module refused it: 500).
+        p = problem(await intake.client.post("/v1/procedures/import.csv",
+                                             content=b"national_code\ra\rb\n", headers=admin),
+                    422, "catalog.csv_invalid")
+        assert {e["code"] for e in p["errors"]} <= {"field.required", "field.unknown"}
+        # A NUL character cannot be stored (PostgreSQL refuses it in text).
+        nul = text.replace("working_days", "working_days\x00", 1)
+        p = problem(await intake.client.post("/v1/procedures/import.csv",
+                                             content=nul.encode(), headers=admin), 422,
+                    "catalog.csv_invalid")
+
 
 class TestAgencies:
     async def test_merger_maps_old_codes(self, mesh: Mesh, intake) -> None:

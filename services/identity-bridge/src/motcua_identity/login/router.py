@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from motcua.auth import PUBLIC, AssuranceInsufficient
 from motcua.errors import problems
-from motcua.service import RuntimeDep, SessionDep
+from motcua.service import ANY_QUERY, RuntimeDep, SessionDep
 from motcua_identity.accounts import service as accounts
 from motcua_identity.accounts.errors import (
     AccountInactive,
@@ -117,7 +117,9 @@ async def complete_login(body: LoginCallback, rt: RuntimeDep,
     return _signed_in(done)
 
 
-@router.get("/callback", operation_id="completeLoginRedirect", dependencies=[PUBLIC],
+# ANY_QUERY: providers add parameters of their own to the redirect (iss per RFC 9207,
+# session_state, error_description, scope...), which are not refused.
+@router.get("/callback", operation_id="completeLoginRedirect", dependencies=[PUBLIC, ANY_QUERY],
             response_model=SignInRead, responses=_COMPLETION_PROBLEMS)
 async def complete_login_redirect(
     rt: RuntimeDep, ctx: IdentityDep,

@@ -61,8 +61,13 @@ def to_csv(rows: Iterable[tuple[ProcedureDefinition, dict[str, Any]]]) -> str:
 
 def from_csv(text: str) -> CatalogDocument:
     """Parse CSV text into a catalog document, or CatalogCsvInvalid listing every cell."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = reader.fieldnames or []
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        header = reader.fieldnames or []
+        rows = list(reader)
+    except csv.Error as exc:  # e.g. a NUL byte, or a bare newline the sheet did not quote
+        raise CatalogCsvInvalid(f"not a CSV sheet: {exc}", errors=[FieldError(
+            field=f"rows.{reader.line_num}", code="field.csv", message=str(exc))]) from None
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c not in COLUMNS and c not in INFO_COLUMNS]
     if missing or unknown:
@@ -73,7 +78,7 @@ def from_csv(text: str) -> CatalogDocument:
               for c in unknown)])
     definitions: list[ProcedureDefinition] = []
     errors: list[FieldError] = []
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(rows, start=2):
         where = f"rows.{line}"
         raw, row_errors = _row(row, where)
         errors.extend(row_errors)

@@ -19,7 +19,13 @@ from motcua.auth import AgencyForbidden, NotAllowed, Principal
 from motcua.db import utcnow
 from motcua.errors import FieldError, ValidationFailed, problems
 from motcua.idempotency import Idempotency, IdempotencyDep, IdempotencyKeyReused
-from motcua.pagination import DEFAULT_LIMIT, CursorInvalid, CursorQuery, LimitQuery
+from motcua.pagination import (
+    DEFAULT_LIMIT,
+    ISO_8601,
+    CursorInvalid,
+    CursorQuery,
+    LimitQuery,
+)
 from motcua.service import SessionDep
 from motcua_intake import access
 from motcua_intake.access import (
@@ -130,8 +136,10 @@ async def list_dossiers(
     agency: Annotated[list[str] | None, Query(max_length=20, description="Competent agency "
                                                                           "or reception point")
                       ] = None,
-    submitted_from: Annotated[datetime | None, Query(description="Inclusive, ISO 8601")] = None,
-    submitted_to: Annotated[datetime | None, Query(description="Exclusive, ISO 8601")] = None,
+    submitted_from: Annotated[datetime | None, Query(description="Inclusive, ISO 8601"),
+                              ISO_8601] = None,
+    submitted_to: Annotated[datetime | None, Query(description="Exclusive, ISO 8601"),
+                            ISO_8601] = None,
     due_soon: Annotated[bool, Query(description="Open and due within due_soon_hours")] = False,
     overdue: Annotated[bool, Query(description="Open and past the appointment")] = False,
     sort: Annotated[Literal[SORTS], Query(description="Leading '-' sorts descending")  # type: ignore[valid-type]

@@ -6,13 +6,14 @@ readers of its agency (:mod:`motcua_metrics.access`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel
 
 from motcua.auth import PUBLIC
 from motcua.errors import problems
+from motcua.pagination import ISO_8601
 from motcua.service import SessionDep
 from motcua_metrics import access
 from motcua_metrics.facts import service
@@ -38,8 +39,8 @@ class DossierCounts(BaseModel):
 async def dossier_counts(
     session: SessionDep,
     agency: str | None = Query(None, pattern=r"^[0-9A-Z.]{1,35}$"),
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Annotated[AwareDatetime | None, ISO_8601] = None,
+    until: Annotated[AwareDatetime | None, ISO_8601] = None,
 ) -> DossierCounts:
     """Dossiers submitted and cases opened, optionally for one agency and a time range.
     Public (counts only)."""

@@ -29,6 +29,15 @@ PeriodQuery = Query(None, max_length=30, description="YYYY-MM, YYYY-Qn, YYYY or 
                     "YYYY-MM-DD..YYYY-MM-DD (default: the current month)")
 Lang = Literal["vi", "en"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_CSV = "text/csv; charset=utf-8"
+
+
+def _files(*media_types: str, json: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entry of a 200 answered as one of ``media_types`` (or JSON)."""
+    content: dict[str, Any] = {"application/json": {}} if json else {}
+    content |= {m.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+                for m in media_types}
+    return {200: {"content": content, "description": "The document"}}
 
 
 def resolve(state: MetricsState, unit: str | None, period: str | None) -> tuple[Unit, Period]:
@@ -88,7 +97,8 @@ async def get_config(state: StateDep) -> dict[str, Any]:
 
 
 @router.get("/items/{item_id}/dossiers", operation_id="drillDown",
-            responses=problems(IndexQueryInvalid, IndexItemNotFound, *access.AUTH_PROBLEMS))
+            responses=problems(IndexQueryInvalid, IndexItemNotFound, *access.AUTH_PROBLEMS)
+            | _files(_CSV, XLSX, json=True))
 async def get_drilldown(item_id: str, session: SessionDep, state: StateDep,
                         who: access.Reader,
                         unit: str | None = UnitQuery, period: str | None = PeriodQuery,
@@ -112,14 +122,15 @@ async def get_drilldown(item_id: str, session: SessionDep, state: StateDep,
                                       agencies=agencies, doc=doc)
     name = f"drilldown-{item_id}-{u.code}-{p.label}"
     if format == "csv":
-        return _file(export.drill_csv(drill, lang), "text/csv; charset=utf-8", f"{name}.csv")
+        return _file(export.drill_csv(drill, lang), _CSV, f"{name}.csv")
     if format == "xlsx":
         return _file(export.to_xlsx(doc, [drill], lang), XLSX, f"{name}.xlsx")
     return drill
 
 
 @router.get("/export", operation_id="exportIndex", dependencies=[PUBLIC],
-            responses=problems(IndexQueryInvalid))
+            responses=problems(IndexQueryInvalid) | _files(_CSV, XLSX),
+            response_class=Response)
 async def export_index(session: SessionDep, state: StateDep, who: OptionalPrincipal,
                        unit: str | None = UnitQuery, period: str | None = PeriodQuery,
                        format: Literal["csv", "xlsx"] = "xlsx", lang: Lang = "vi") -> Response:
@@ -134,7 +145,7 @@ async def export_index(session: SessionDep, state: StateDep, who: OptionalPrinci
                                        state.today())
     name = f"index-{u.code}-{p.label}"
     if format == "csv":
-        return _file(export.index_csv(doc, lang), "text/csv; charset=utf-8", f"{name}.csv")
+        return _file(export.index_csv(doc, lang), _CSV, f"{name}.csv")
     drills = []
     show, agencies = access.optional_rows_scope(who, u)
     for g in doc["groups"] if show else ():

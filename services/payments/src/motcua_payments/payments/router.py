@@ -12,7 +12,7 @@ from motcua.auth import PUBLIC, AgencyForbidden, NotAllowed, Principal, require
 from motcua.errors import problems
 from motcua.idempotency import IdempotencyDep, IdempotencyKeyReused
 from motcua.pagination import OffsetQuery
-from motcua.service import RuntimeDep, SessionDep
+from motcua.service import ANY_QUERY, RuntimeDep, SessionDep
 from motcua_payments import access
 from motcua_payments.context import ContextDep, PaymentsContext
 from motcua_payments.errors import (
@@ -190,7 +190,7 @@ async def gateway_ipn(request: Request, rt: RuntimeDep, ctx: ContextDep) -> dict
 
 
 @router.get("/v1/gateway/return", operation_id="gatewayReturn", responses=_CALLBACK_PROBLEMS,
-            dependencies=[PUBLIC])
+            dependencies=[PUBLIC, ANY_QUERY])
 async def gateway_return(request: Request, rt: RuntimeDep, ctx: ContextDep) -> dict[str, Any]:
     """Where the citizen's browser comes back from the gateway (signed query parameters).
     Public; handled exactly like an IPN."""

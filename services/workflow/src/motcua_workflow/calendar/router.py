@@ -11,6 +11,7 @@ from pydantic import AwareDatetime
 from motcua.auth import PUBLIC
 from motcua.calendar import TIMEZONE, Calendar
 from motcua.errors import FieldError, ValidationFailed, problems
+from motcua.pagination import ISO_8601
 from motcua_workflow.calendar.schemas import DayOffRead, DaysRead, DueDateRead, WorkingTimeRead
 from motcua_workflow.context import WorkflowDep
 
@@ -36,7 +37,8 @@ def _hours_text(cal: Calendar) -> str:
             dependencies=[PUBLIC])
 async def due_date(
     wf: WorkflowDep,
-    start: Annotated[AwareDatetime, Query(description="Arrival, ISO 8601 with offset")],
+    start: Annotated[AwareDatetime, Query(description="Arrival, ISO 8601 with offset"),
+                     ISO_8601],
     amount: Annotated[int, Query(ge=0, le=MAX_AMOUNT, description="Statutory amount")],
     unit: Annotated[Literal["working_hours", "working_days", "calendar_days"], Query()],
     cutoff: Annotated[str | None, Query(pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
@@ -56,8 +58,8 @@ async def due_date(
             dependencies=[PUBLIC])
 async def working_time(
     wf: WorkflowDep,
-    start: Annotated[AwareDatetime, Query(description="ISO 8601 with offset")],
-    end: Annotated[AwareDatetime, Query(description="ISO 8601 with offset")],
+    start: Annotated[AwareDatetime, Query(description="ISO 8601 with offset"), ISO_8601],
+    end: Annotated[AwareDatetime, Query(description="ISO 8601 with offset"), ISO_8601],
     agency: AgencyQuery = None,
 ) -> WorkingTimeRead:
     """Office time on working days between two instants (zero if end ≤ start). Public."""
