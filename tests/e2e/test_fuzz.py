@@ -10,7 +10,7 @@ sample agencies, or nobody where the case drops the token.
 The services run in-process on the test's event loop against a real nats-server and
 database; Hypothesis runs in a worker thread and hands each request to that loop.
 Examples are derandomized: the same requests every run (schemathesis' CLI against
-``motcua up`` explores further; README, "Testing").
+``motcua up`` explores further; README, "Two commands").
 """
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ async def test_no_generated_request_meets_a_server_error_or_an_undocumented_answ
     schema = schemathesis.openapi.from_dict(started.app.openapi())
     loop = asyncio.get_running_loop()
     # No default headers: each case decides whether a token is sent.
-    client = httpx.AsyncClient(transport=started.client._transport, base_url="http://svc")
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=started.manager.app),
+                               base_url="http://svc")
 
     def send(kwargs: dict[str, Any]) -> httpx.Response:
         return _send(client, loop, kwargs)

@@ -116,6 +116,16 @@ class MalformedBody(Problem):
     title = "Request body is not valid JSON"
 
 
+class TextNotStorable(Problem):
+    """PostgreSQL refused a text value of the request (U+0000, SQLSTATE 22021/22P05)
+    that the screen at the door (``motcua.service._screen_request``) could not see: one
+    inside a YAML or CSV document."""
+
+    status = 422
+    code = "request.text_not_storable"
+    title = "The request holds text the database cannot store (a NUL character)"
+
+
 class BodyTooLarge(Problem):
     status = 413
     code = "request.too_large"
@@ -279,6 +289,9 @@ SERVER_PROBLEMS: tuple[type[Problem], ...] = (ServiceBusy, DatabaseUnavailable,
 #: full) and 57P03 (starting up or shutting down). A handler that committed an earlier
 #: transaction in the same request keeps that one.
 _REFUSING = ("53", "57P03")
+#: SQLSTATEs of text the database cannot store (character not in repertoire,
+#: untranslatable character): the client's data, the transaction rolled back.
+_NOT_STORABLE = ("22021", "22P05")
 
 
 def _unavailable(request: Request, event: str, why: str, **fields: Any) -> JSONResponse:
@@ -291,6 +304,8 @@ def _unavailable(request: Request, event: str, why: str, **fields: Any) -> JSONR
 
 async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     state = getattr(exc.orig, "sqlstate", None)
+    if state in _NOT_STORABLE:
+        return problem_response(TextNotStorable(), request)
     if isinstance(state, str) and state.startswith(_REFUSING):
         return _unavailable(request, "database_refused", "The database refused the request "
                             "for now (no connection free, or it is starting or stopping)",

@@ -35,6 +35,7 @@ from motcua.errors import (
     FieldError,
     MalformedBody,
     ProblemDoc,
+    TextNotStorable,
     ValidationFailed,
     document_in_schema,
     install_problem_handlers,
@@ -184,11 +185,11 @@ def _document_common_answers(app: FastAPI) -> None:
     """The app's OpenAPI lists, on every route of its routers, the answers no route
     decides itself: the 503s of :data:`motcua.errors.SERVER_PROBLEMS`; on a protected
     route its bearer token check's, 401 (token missing, invalid, expired) and 503
-    (signing keys unavailable); on a route taking a body, 400 (malformed JSON) and 413
-    (too large). FastAPI's own 422 entry (JSON) becomes the problem+json one the app
-    answers, and a public route's optional token is documented as optional. The codes
-    join a route's own under the same status; what each route forbids (403) it documents
-    itself."""
+    (signing keys unavailable); on a route taking a body, 400 (malformed JSON), 413 (too
+    large) and 422 (text the database cannot store). FastAPI's own 422 entry (JSON)
+    becomes the problem+json one the app answers, and a public route's optional token is
+    documented as optional. The codes join a route's own under the same status; what
+    each route forbids (403) it documents itself."""
     from motcua.auth import (
         OPERATIONS,
         KeysUnavailable,
@@ -227,7 +228,7 @@ def _document_common_answers(app: FastAPI) -> None:
                 # Any request may meet the screen (an unknown query parameter).
                 kinds_here = (*kinds, ValidationFailed)
                 if "requestBody" in operation:
-                    kinds_here += (MalformedBody, BodyTooLarge)
+                    kinds_here += (MalformedBody, BodyTooLarge, TextNotStorable)
                 document_in_schema(responses, *kinds_here)
                 if access == "public" and operation.get("security"):
                     # A token is optional here (it may show more): no token is one way in.
@@ -283,9 +284,12 @@ async def _screen_request(request: Request) -> None:
 
     * a query parameter the route does not declare (``field.unknown``), as an unknown
       body field is: a misspelt filter must not silently return everything;
-    * a NUL character (U+0000) in the path, the query or a JSON or text body
+    * a NUL character (U+0000) in the path, the query or a JSON body
       (``field.nul_character``): PostgreSQL cannot store one in text, so it would fail
       deep in a transaction (or in another service, from an event) instead of here.
+      Documents a route parses itself (YAML, CSV) meet PostgreSQL's refusal instead:
+      422 ``request.text_not_storable`` (:mod:`motcua.errors`), the transaction rolled
+      back.
     """
     scope = request.scope
     # The router's own route: dependencies given to include_router() are not in its
@@ -314,14 +318,8 @@ async def _screen_request(request: Request) -> None:
             # A raw NUL byte: a body in UTF-16 or UTF-32, which json.loads also reads.
             if b"\x00" in body or _has_nul_escape(body):
                 errors.append(_nul("body"))
-        elif kind in _SCREENED_TEXT and b"\x00" in await request.body():
-            errors.append(_nul("body"))
     if errors:
         raise ValidationFailed(f"{len(errors)} field(s) invalid", errors=errors)
-
-
-#: Text bodies the routes parse into stored fields (the catalog's CSV import).
-_SCREENED_TEXT = frozenset({"text/csv", "text/plain"})
 
 
 def _nul(where: str) -> FieldError:

@@ -112,7 +112,7 @@ class TestDefinitions:
         assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == \
             "steps.0.role"
 
-    async def test_bad_documents_are_problems(self, mesh: Mesh) -> None:
+    async def test_bad_documents_are_problems(self, mesh: Mesh, backend: str) -> None:
         wf, admin = await _start(mesh)
         malformed = await _yaml(wf, admin, "steps: [unclosed")
         assert malformed.status_code == 400
@@ -123,6 +123,16 @@ class TestDefinitions:
         assert body["code"] == "definition.invalid"
         assert body["errors"][0]["field"] == "definitions.0"
         assert "statutory time" in body["errors"][0]["message"]
+        # A NUL written as a YAML escape reaches the database: PostgreSQL cannot store
+        # it, which is the client's 422 with nothing stored (SQLite stores it).
+        nul = await _yaml(wf, admin, YAML.replace("Đăng ký tạm trú", '"Đăng ký\\0"'))
+        if backend == "postgresql":
+            assert nul.status_code == 422, nul.text
+            assert nul.json()["code"] == "request.text_not_storable"
+            listed = await wf.client.get("/v1/process-definitions")
+            assert listed.json()["items"] == []
+        else:
+            assert nul.status_code == 200, nul.text
         wrong_type = await wf.client.post("/v1/process-definitions/import", content=b"x",
                                           headers={"content-type": "text/plain", **admin})
         assert wrong_type.status_code == 415
