@@ -361,6 +361,14 @@ class TestDatabaseErrors:
         async def no_route() -> None:
             raise OSError(errno.ENETUNREACH, "Network is unreachable")
 
+        @app.get("/timed-out")
+        async def timed_out() -> None:  # as motcua.db re-raises the driver's
+            raise TimeoutError(errno.ETIMEDOUT, "the connection did not open in time")
+
+        @app.get("/own-timeout")
+        async def own_timeout() -> None:  # asyncio.wait_for's, say: not the database
+            raise TimeoutError()
+
         @app.get("/file")
         async def file() -> None:
             raise FileNotFoundError(errno.ENOENT, "No such file", "/secret/path")
@@ -392,18 +400,19 @@ class TestDatabaseErrors:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             answers = {path: await client.get(path) for path in (
                 "/refused/53300", "/refused/53100", "/refused/57P03", "/unreachable",
-                "/unknown-host", "/no-route", "/every-address", "/refused/23505",
-                "/refused/57P01", "/file")}
+                "/unknown-host", "/no-route", "/every-address", "/timed-out",
+                "/refused/23505", "/refused/57P01", "/file", "/own-timeout")}
         for path in ("/refused/53300", "/refused/53100", "/refused/57P03", "/unreachable",
-                     "/unknown-host", "/no-route", "/every-address"):
+                     "/unknown-host", "/no-route", "/every-address", "/timed-out"):
             r = answers[path]
             assert (r.status_code, r.headers.get("retry-after")) == (503, "1"), path
             assert r.json()["code"] == "database.unavailable", path
         assert "unknown host name" in answers["/unknown-host"].json()["detail"]
         assert "no route to the network" in answers["/no-route"].json()["detail"]
-        # A unique violation, an administrator ending the session, a missing file: not
-        # "retry later".
-        for path in ("/refused/23505", "/refused/57P01", "/file"):
+        assert "did not open in time" in answers["/timed-out"].json()["detail"]
+        # A unique violation, an administrator ending the session, a missing file, a
+        # timeout of the code's own: not "retry later".
+        for path in ("/refused/23505", "/refused/57P01", "/file", "/own-timeout"):
             assert answers[path].status_code == 500, path
             assert answers[path].json()["code"] == "internal", path
             assert "driver error" not in answers[path].text
@@ -482,18 +491,18 @@ class TestDatabaseRefusingConnections:
     """The answers above for the errors a real PostgreSQL and a real driver raise."""
 
     @staticmethod
-    async def _get(url: str) -> httpx.Response:
+    async def _get(url: str, *, side: bool = False, **engine_args: Any) -> httpx.Response:
         from sqlalchemy import text
 
-        from motcua.db import create_engine
+        from motcua.db import create_engine, side_engine
 
         app = FastAPI()
         install_problem_handlers(app)
-        engine = create_engine(url, pool_size=1, side_pool_size=1)
+        engine = create_engine(url, pool_size=1, side_pool_size=1, **engine_args)
 
         @app.get("/read")
         async def read() -> int:
-            async with engine.connect() as conn:
+            async with (side_engine(engine) if side else engine).connect() as conn:
                 return int((await conn.execute(text("SELECT 1"))).scalar_one())
 
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -538,3 +547,97 @@ class TestDatabaseRefusingConnections:
         assert "could not be reached" in unreachable.json()["detail"]
         assert "unknown host name" in unknown.json()["detail"]
         assert fine.json() == 1  # the database itself is fine
+
+    async def test_a_server_that_never_answers(self) -> None:
+        """A connection that opens at the TCP level but gets no answer (a hung server, a
+        proxy in front of a stopped one) times out as a database out of reach, on the
+        requests' pool and on the side pool alike."""
+        with socket.socket() as silent:  # the kernel accepts; nobody ever reads
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(8)
+            url = f"postgresql+asyncpg://motcua:x@127.0.0.1:{silent.getsockname()[1]}/motcua"
+            answers = [await self._get(url, side=side, connect_timeout_s=0.2)
+                       for side in (False, True)]
+        for r in answers:
+            assert (r.status_code, r.json()["code"]) == (503, "database.unavailable")
+            assert r.headers["retry-after"] == "1"
+            assert "did not open in time" in r.json()["detail"]
+
+
+def test_nul_characters_are_found_once_each_in_a_parsed_document() -> None:
+    import yaml
+
+    from motcua.errors import nul_characters
+
+    def fields(value: Any, where: str = "") -> list[str]:
+        found = nul_characters(value, where)
+        assert all(e.code == "field.nul_character" for e in found)
+        return [e.field for e in found]
+
+    shared = ["ok", "bad\x00"]
+    document = {"name": "A\x00", "steps": [{"k\x00": 1}, shared, shared], "n": 3}
+    # In document order; the list met twice is reported at its first path only.
+    assert fields(document, "definitions.0") == [
+        "definitions.0.name", "definitions.0.steps.0.k\x00", "definitions.0.steps.1.1"]
+    assert fields("x\x00", "cell") == ["cell"] and fields({"a": "fine", "b": [1]}) == []
+    # YAML anchors: a list inside itself, and a "billion laughs" of aliases (9**12 paths),
+    # are walked once per node.
+    assert fields(yaml.safe_load('a: &a [*a, "\\0"]')) == ["a.1"]
+    bomb = 'a: &a ["\\0", "\\0"]\n' + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n"
+        for i in range(12))
+    assert fields(yaml.safe_load(bomb)) == ["a.0", "a.1"]
+
+
+class TestTextNotStorable:
+    """U+0000 in text: PostgreSQL refuses it (SQLSTATE 22021) and SQLite is made to, so a
+    value is stored by both backends or by neither."""
+
+    async def test_refused_on_both_backends_with_nothing_stored(self, make_database: Any
+                                                                ) -> None:
+        from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+
+        from motcua.db import create_engine
+
+        notes = Table("notes", MetaData(), Column("id", Integer, primary_key=True),
+                      Column("text", String(50)))
+        engine = create_engine(await make_database("notes"), pool_size=1, side_pool_size=1)
+        async with engine.begin() as conn:
+            await conn.run_sync(notes.metadata.create_all)
+        app = FastAPI()
+        install_problem_handlers(app)
+
+        @app.post("/notes/{how}")
+        async def write(how: str, texts: list[str]) -> int:
+            async with engine.begin() as conn:
+                await conn.execute(insert(notes).values(text="first, in the same transaction"))
+                rows = [{"text": t} for t in texts]
+                if how == "one":
+                    await conn.execute(insert(notes).values(rows[0]))
+                elif how == "many":  # the driver's executemany
+                    await conn.execute(insert(notes), rows)
+                else:  # several rows in one INSERT ... RETURNING (insertmanyvalues)
+                    await conn.execute(insert(notes).returning(notes.c.id), rows)
+            return len(texts)
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                one = await client.post("/notes/one", json=["a\u0000b"])
+                many = await client.post("/notes/many", json=["fine", "x\u0000"])
+                returning = await client.post("/notes/returning", json=["fine", "x\u0000"])
+                escaped = await client.post("/notes/one",
+                                            json=["\\u0000 is six characters"])
+            async with engine.connect() as conn:
+                stored = list((await conn.execute(select(notes.c.text).order_by(notes.c.id)
+                                                  )).scalars())
+                count = (await conn.execute(select(func.count()).select_from(notes))).scalar()
+        finally:
+            await engine.dispose()
+        for r in (one, many, returning):
+            assert r.status_code == 422, r.text
+            assert r.json()["code"] == "request.text_not_storable"
+        assert escaped.status_code == 200
+        # Only the last request's two rows: the refused ones rolled back their first row.
+        assert count == 2
+        assert stored == ["first, in the same transaction", "\\u0000 is six characters"]

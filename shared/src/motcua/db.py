@@ -12,7 +12,9 @@ each service's Alembic migrations create them next to its own tables.
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -134,13 +136,21 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+#: Seconds a new PostgreSQL connection may take to open (asyncpg's own default is 60, as
+#: long as a client would wait for the request that needs it).
+CONNECT_TIMEOUT_S = 10.0
+
+
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 30,
-                  side_pool_size: int = 8) -> AsyncEngine:
+                  side_pool_size: int = 8,
+                  connect_timeout_s: float = CONNECT_TIMEOUT_S) -> AsyncEngine:
     """An async engine configured for SQLite (WAL, FKs, immediate transactions) or PostgreSQL.
 
     On PostgreSQL the engine keeps up to ``pool_size`` connections and its
     :func:`side_engine` up to ``side_pool_size`` (a service's settings
-    ``database_pool_size`` and ``database_side_pool_size``); SQLite ignores both.
+    ``database_pool_size`` and ``database_side_pool_size``); SQLite ignores both. A
+    connection that does not open within ``connect_timeout_s`` raises
+    ``TimeoutError`` with errno ETIMEDOUT (see :func:`_connect_timing_out`).
     """
     if is_sqlite(url):
         # One connection per process: every transaction here takes SQLite's single write
@@ -169,6 +179,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 30,
         def _on_begin(conn: Any) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul_text)
         return engine
     # No ping before each checkout (pool_pre_ping): it is a round trip on every
     # transaction, about 8 % of intake's CPU per submission. After a database restart the
@@ -180,15 +191,68 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 30,
     # closing them, each a new server process and a connection set-up (intake: 5.95 and
     # 6.28 ms CPU per submission with 10 + 20 overflow, 5.59 and 5.76 with 30 kept; the
     # same 30 at most). They open lazily, up to the peak of concurrent transactions.
-    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0)
+    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0,
+                                 connect_args={"timeout": connect_timeout_s})
+    _connect_timing_out(engine)
     _side_pool_sizes[engine.sync_engine] = side_pool_size
+    _side_connect_args[engine.sync_engine] = {"timeout": connect_timeout_s}
     return engine
+
+
+class NulInText(sqlite3.DataError):
+    """SQLite made to refuse U+0000 in text as PostgreSQL does, with its SQLSTATE."""
+
+    sqlstate = "22021"  # character_not_in_repertoire
+
+
+def _refuse_nul_text(_conn: Any, _cursor: Any, _statement: str, parameters: Any,
+                     _context: Any, _executemany: bool) -> None:
+    """On SQLite, refuse text holding U+0000 as PostgreSQL does, so a value both backends
+    are given is stored by both or by neither. Raised as a driver error, SQLAlchemy wraps
+    it as PostgreSQL's (a ``DBAPIError`` whose ``orig.sqlstate`` is 22021): in a request,
+    422 ``request.text_not_storable`` (:mod:`motcua.errors`), the transaction rolled back.
+    Text only: JSON is serialised with the character escaped (PostgreSQL's json keeps
+    that escape; a NUL in a parsed document is refused where it is parsed, with its
+    field).
+    """
+    # One row (a tuple or a dict), or several (executemany); a multi-row INSERT batched
+    # by SQLAlchemy ("insertmanyvalues") comes flat, as one row, even under executemany.
+    for item in parameters.values() if isinstance(parameters, dict) else parameters:
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise NulInText("U+0000 in a text value")
+        elif isinstance(item, tuple | list | dict):
+            for value in item.values() if isinstance(item, dict) else item:
+                if isinstance(value, str) and "\x00" in value:
+                    raise NulInText("U+0000 in a text value")
+
+
+def _connect_timing_out(engine: AsyncEngine) -> None:
+    """Tell a connection that timed out while opening from any other timeout.
+
+    asyncpg raises a bare ``TimeoutError`` (no errno), which SQLAlchemy passes on as is:
+    in a request it would look like any timeout of the code's own. Re-raised with errno
+    ETIMEDOUT, as the kernel's own connect timeout is, it is a database out of reach
+    (motcua.errors answers 503 database.unavailable).
+    """
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except TimeoutError as exc:
+            if exc.errno is not None:
+                raise
+            raise TimeoutError(errno.ETIMEDOUT, "the connection to the database did not "
+                               "open in time") from exc
 
 
 #: Keyed by the engine itself, weakly: a collected engine's id may be reused.
 _side_engines: weakref.WeakKeyDictionary[Any, AsyncEngine] = weakref.WeakKeyDictionary()
 #: The side pool's size given to create_engine, per engine (8 if not made there).
 _side_pool_sizes: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+#: The driver's connect arguments given to create_engine (the connect timeout), per engine.
+_side_connect_args: weakref.WeakKeyDictionary[Any, dict[str, Any]] = (
+    weakref.WeakKeyDictionary())
 
 
 def side_engine(engine: AsyncEngine) -> AsyncEngine:
@@ -206,8 +270,11 @@ def side_engine(engine: AsyncEngine) -> AsyncEngine:
     if side is None:
         side = create_async_engine(engine.url,
                                    pool_size=_side_pool_sizes.get(engine.sync_engine, 8),
-                                   max_overflow=0,
-                                   isolation_level="AUTOCOMMIT")  # kept, no ping: as above
+                                   max_overflow=0, isolation_level="AUTOCOMMIT",
+                                   # kept, no ping: as above; the same connect timeout
+                                   connect_args=_side_connect_args.get(engine.sync_engine,
+                                                                       {}))
+        _connect_timing_out(side)
         _side_engines[engine.sync_engine] = side
 
         @event.listens_for(engine.sync_engine, "engine_disposed")

@@ -42,6 +42,38 @@ class FieldError(BaseModel):
     message: str
 
 
+def nul_character(where: str) -> FieldError:
+    """``field.nul_character`` at ``where``: U+0000, which PostgreSQL cannot store in text."""
+    return FieldError(field=where, code="field.nul_character",
+                      message="NUL characters (U+0000) are not accepted")
+
+
+def nul_characters(value: Any, where: str) -> list[FieldError]:
+    """``field.nul_character`` for every string (or mapping key) holding U+0000 in a
+    parsed document (mappings, lists, scalars), each named by its dotted path. A node
+    reached twice (a YAML alias) is looked at once, at its first path; a node inside
+    itself ends the walk there."""
+    found: list[FieldError] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                found.append(nul_character(path))
+            continue
+        if not isinstance(node, dict | list | tuple) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, item in reversed(list(items)):  # popped in document order
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                found.append(nul_character(here))
+            stack.append((item, here))
+    return found
+
+
 class ProblemDoc(BaseModel):
     """RFC 9457 problem details as Motcua returns them."""
 
@@ -117,9 +149,10 @@ class MalformedBody(Problem):
 
 
 class TextNotStorable(Problem):
-    """PostgreSQL refused a text value of the request (U+0000, SQLSTATE 22021/22P05)
-    that the screen at the door (``motcua.service._screen_request``) could not see: one
-    inside a YAML or CSV document."""
+    """The database refused a text value of the request (U+0000) that neither the screen
+    at the door (``motcua.service._screen_request``) nor the route's own parsing saw:
+    PostgreSQL's SQLSTATE 22021/22P05, or the same refusal on SQLite
+    (``motcua.db.NulInText``)."""
 
     status = 422
     code = "request.text_not_storable"
@@ -324,14 +357,16 @@ async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
 
 #: Why a connection could not be opened, by errno (besides a refused connection).
 _UNREACHABLE = {errno.ENETUNREACH: "no route to the network",
-                errno.EHOSTUNREACH: "no route to the host"}
+                errno.EHOSTUNREACH: "no route to the host",
+                errno.ETIMEDOUT: "the connection did not open in time"}
 
 
 async def _on_unreachable(request: Request, exc: OSError) -> JSONResponse:
     # Raised as is (not wrapped by SQLAlchemy) when the pool cannot open a connection to
     # the database server: refused, an unknown host name, no route. The HTTP clients wrap
     # theirs (httpx.ConnectError), so in a request it is the database. Any other OSError
-    # (a file, the attachment store; a TimeoutError, which is one too) is unexpected.
+    # (a file, the attachment store; a TimeoutError without an errno, which is one too) is
+    # unexpected. The driver's own connect timeout has none: motcua.db gives it ETIMEDOUT.
     if isinstance(exc, ConnectionRefusedError):
         why = "connection refused"
     elif isinstance(exc, socket.gaierror):
