@@ -80,6 +80,16 @@ class TestProblems:
             assert r.status_code == 422, (kind, r.text)
             assert r.json()["errors"] == [{"field": "body", "code": "field.nul_character",
                                            "message": ANY}], kind
+        # A form's text fields (the citizen's tracking form), urlencoded or multipart.
+        for encoded in ({"data": {"code": "X\u0000", "factor": "0000"}},
+                        {"data": {"code": "X\u0000", "factor": "0000"},
+                         "files": {"unused": ("a.txt", b"\x00")}}):
+            r = await intake.client.post("/tracking", **encoded)
+            assert r.status_code == 422, r.text
+            assert r.json()["errors"] == [{"field": "code",  # as FastAPI names form fields
+                                           "code": "field.nul_character", "message": ANY}]
+        r = await intake.client.post("/tracking", data={"code": "X", "factor": "0000"})
+        assert r.status_code == 404, r.text  # the form without one: "not found" page
         await _nothing_written(intake)
         # An escaped backslash before "u0000" is text, not a NUL.
         body["applicant"]["full_name"] = "Nguyễn \\u0000 An"

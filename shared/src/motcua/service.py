@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response, params
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -39,6 +39,7 @@ from motcua.errors import (
     ValidationFailed,
     document_in_schema,
     install_problem_handlers,
+    nul_character,
 )
 from motcua.http import BodyLimitMiddleware, MetricsMiddleware, RequestContextMiddleware
 from motcua.idempotency import IdempotencyInProgress
@@ -238,17 +239,6 @@ def _document_common_answers(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _is_protected(route: Any) -> bool:
-    """Whether ``route`` needs a token (kept on the route)."""
-    if route is None or not hasattr(route, "dependant"):
-        return False
-    if not hasattr(route, "_motcua_protected"):
-        from motcua.auth import access_of
-
-        route._motcua_protected = access_of(route) == "protected"
-    return route._motcua_protected  # type: ignore[no-any-return]
-
-
 async def _any_query() -> None:
     """Marks a route that reads its query string itself (:data:`ANY_QUERY`)."""
 
@@ -258,24 +248,48 @@ async def _any_query() -> None:
 ANY_QUERY: Any = Depends(_any_query)
 
 
-def _query_names(route: Any) -> frozenset[str] | None:
-    """The names of the query parameters ``route`` declares (its dependencies' too),
-    kept on the route; None if it takes any (:data:`ANY_QUERY`)."""
-    if hasattr(route, "_motcua_query_names"):
-        return route._motcua_query_names  # type: ignore[no-any-return]
+@dataclass(frozen=True)
+class _Screening:
+    """What the screen needs to know of a route, worked out once and kept on it."""
+
+    #: Whether the route needs a token (it then answers 401 before the screen).
+    protected: bool
+    #: The query parameters it declares (its dependencies' too); None if it takes any.
+    query_names: frozenset[str] | None
+    #: Whether it reads a form (FastAPI has parsed it before the screen runs).
+    reads_form: bool
+
+    @classmethod
+    def of(cls, route: Any) -> _Screening:
+        if not hasattr(route, "dependant"):  # not a FastAPI route (a mount, a 404)
+            return _NOT_A_ROUTE
+        screening = getattr(route, "_motcua_screening", None)
+        if screening is None:
+            from motcua.auth import access_of
+
+            screening = cls(protected=access_of(route) == "protected",
+                            query_names=_query_names(route.dependant),
+                            reads_form=isinstance(getattr(route.body_field, "field_info",
+                                                          None), params.Form))
+            route._motcua_screening = screening
+        return screening  # type: ignore[no-any-return]
+
+
+_NOT_A_ROUTE = _Screening(protected=False, query_names=None, reads_form=False)
+
+
+def _query_names(dependant: Any) -> frozenset[str] | None:
+    """The names of the query parameters of ``dependant`` and its dependencies; None if
+    one of them is :data:`ANY_QUERY`."""
     found: set[str] = set()
-    names: frozenset[str] | None = None
-    stack = [route.dependant]
+    stack = [dependant]
     while stack:
         dependant = stack.pop()
         if dependant.call is _any_query:
-            break
+            return None
         found.update(f.alias for f in dependant.query_params)
         stack.extend(dependant.dependencies)
-    else:
-        names = frozenset(found)
-    route._motcua_query_names = names
-    return names
+    return frozenset(found)
 
 
 async def _screen_request(request: Request) -> None:
@@ -284,47 +298,47 @@ async def _screen_request(request: Request) -> None:
 
     * a query parameter the route does not declare (``field.unknown``), as an unknown
       body field is: a misspelt filter must not silently return everything;
-    * a NUL character (U+0000) in the path, the query or a JSON body
-      (``field.nul_character``): PostgreSQL cannot store one in text, so it would fail
-      deep in a transaction (or in another service, from an event) instead of here.
-      Documents a route parses itself (YAML, CSV) meet PostgreSQL's refusal instead:
-      422 ``request.text_not_storable`` (:mod:`motcua.errors`), the transaction rolled
-      back.
+    * a NUL character (U+0000) in the path, the query, a JSON body or a form's text
+      fields (``field.nul_character``): PostgreSQL cannot store one in text, so it
+      would fail deep in a transaction (or in another service, from an event) instead
+      of here. Documents a route parses itself (YAML, CSV) are checked where they are
+      parsed (:func:`motcua.errors.nul_characters`); anything else meets the database's
+      refusal: 422 ``request.text_not_storable`` (:mod:`motcua.errors`, and on SQLite
+      :mod:`motcua.db`), the transaction rolled back.
     """
     scope = request.scope
     # The router's own route: dependencies given to include_router() are not in its
     # dependant (none are today; with some, resolve it as auth.api_routes does).
-    route = scope.get("route")
-    if "authorization" not in request.headers and _is_protected(route):
+    route = _Screening.of(scope.get("route"))
+    if "authorization" not in request.headers and route.protected:
         return  # the route answers 401 first
     errors: list[FieldError] = []
     query = scope.get("query_string")
     if query:
-        declared = _query_names(route) if hasattr(route, "dependant") else None
+        declared = route.query_names
         if declared is not None:
             errors += [FieldError(field=f"query.{name}", code="field.unknown",
                                   message="Unknown query parameter")
                        for name in sorted(set(request.query_params.keys()) - declared)]
         if b"%00" in query:
-            errors.append(_nul("query"))
+            errors.append(nul_character("query"))
     if b"%00" in scope.get("raw_path", b""):
-        errors.append(_nul("path"))
+        errors.append(nul_character("path"))
     if scope["method"] in ("POST", "PUT", "PATCH"):
-        # The media type as FastAPI reads it; a form's or multipart body is not read here
-        # (FastAPI has consumed its stream), nor a text upload to the attachment store.
+        # The media type as FastAPI reads it. A file's bytes (an attachment) are not text
+        # and are not looked at.
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "application/json" or kind.endswith("+json"):
             body = await request.body()  # FastAPI has read it already: cached
             # A raw NUL byte: a body in UTF-16 or UTF-32, which json.loads also reads.
             if b"\x00" in body or _has_nul_escape(body):
-                errors.append(_nul("body"))
+                errors.append(nul_character("body"))
+        elif route.reads_form:
+            form = await request.form()  # FastAPI has parsed it for the route: cached
+            errors += [nul_character(name) for name, value in form.multi_items()
+                       if isinstance(value, str) and "\x00" in value]
     if errors:
         raise ValidationFailed(f"{len(errors)} field(s) invalid", errors=errors)
-
-
-def _nul(where: str) -> FieldError:
-    return FieldError(field=where, code="field.nul_character",
-                      message="NUL characters (U+0000) are not accepted")
 
 
 def _has_nul_escape(body: bytes) -> bool:

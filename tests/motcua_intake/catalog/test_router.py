@@ -190,11 +190,24 @@ class TestImportExport:
                                              content=b"national_code\ra\rb\n", headers=admin),
                     422, "catalog.csv_invalid")
         assert {e["code"] for e in p["errors"]} <= {"field.required", "field.unknown"}
-        # A NUL character cannot be stored (PostgreSQL refuses it in text).
+        # A NUL character cannot be stored (PostgreSQL refuses it in text): refused where
+        # the sheet is read, naming its cell, on both backends.
         nul = text.replace("working_days", "working_days\x00", 1)
         p = problem(await intake.client.post("/v1/procedures/import.csv",
                                              content=nul.encode(), headers=admin), 422,
                     "catalog.csv_invalid")
+        assert p["errors"] == [{"field": "rows.2.statutory_unit",
+                                "code": "field.nul_character",
+                                "message": "NUL characters (U+0000) are not accepted"}]
+        # Or escaped inside a cell's JSON (a fee's label), named by the field it fills.
+        at = text.index('""label_vi"": ""') + len('""label_vi"": ""')
+        line = text.count("\n", 0, at) + 1
+        nul = text[:at] + "\\u0000" + text[at:]
+        p = problem(await intake.client.post("/v1/procedures/import.csv",
+                                             content=nul.encode(), headers=admin), 422,
+                    "catalog.csv_invalid")
+        assert [(e["field"], e["code"]) for e in p["errors"]] == [
+            (f"rows.{line}.fee_lines.0.label_vi", "field.nul_character")]
 
 
 class TestAgencies:

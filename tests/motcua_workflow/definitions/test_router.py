@@ -123,16 +123,20 @@ class TestDefinitions:
         assert body["code"] == "definition.invalid"
         assert body["errors"][0]["field"] == "definitions.0"
         assert "statutory time" in body["errors"][0]["message"]
-        # A NUL written as a YAML escape reaches the database: PostgreSQL cannot store
-        # it, which is the client's 422 with nothing stored (SQLite stores it).
+        # A NUL written as a YAML escape: PostgreSQL could not store it, so it is refused
+        # where the document is read, with its field, on both backends; nothing stored.
         nul = await _yaml(wf, admin, YAML.replace("Đăng ký tạm trú", '"Đăng ký\\0"'))
-        if backend == "postgresql":
-            assert nul.status_code == 422, nul.text
-            assert nul.json()["code"] == "request.text_not_storable"
-            listed = await wf.client.get("/v1/process-definitions")
-            assert listed.json()["items"] == []
-        else:
-            assert nul.status_code == 200, nul.text
+        assert nul.status_code == 422, nul.text
+        assert nul.json()["code"] == "definition.invalid"
+        assert nul.json()["errors"] == [{"field": "definitions.0.name",
+                                         "code": "field.nul_character",
+                                         "message": "NUL characters (U+0000) are not accepted"}]
+        listed = await wf.client.get("/v1/process-definitions")
+        assert listed.json()["items"] == []
+        # A list inside itself (YAML anchors) is a definition error, not a 500.
+        cyclic = await _yaml(wf, admin, YAML.replace("Đăng ký tạm trú", "&a [*a]"))
+        assert cyclic.status_code == 422, cyclic.text
+        assert cyclic.json()["code"] == "definition.invalid"
         wrong_type = await wf.client.post("/v1/process-definitions/import", content=b"x",
                                           headers={"content-type": "text/plain", **admin})
         assert wrong_type.status_code == 415

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from motcua.errors import FieldError
+from motcua.errors import FieldError, nul_characters
 from motcua_intake.catalog.errors import CatalogCsvInvalid
 from motcua_intake.catalog.schemas import CatalogDocument, ProcedureDefinition
 
@@ -65,7 +65,7 @@ def from_csv(text: str) -> CatalogDocument:
     try:
         header = reader.fieldnames or []
         rows = list(reader)
-    except csv.Error as exc:  # e.g. a NUL byte, or a bare newline the sheet did not quote
+    except csv.Error as exc:  # e.g. a bare newline the sheet did not quote
         raise CatalogCsvInvalid(f"not a CSV sheet: {exc}", errors=[FieldError(
             field=f"rows.{reader.line_num}", code="field.csv", message=str(exc))]) from None
     missing = [c for c in REQUIRED if c not in header]
@@ -80,7 +80,13 @@ def from_csv(text: str) -> CatalogDocument:
     errors: list[FieldError] = []
     for line, row in enumerate(rows, start=2):
         where = f"rows.{line}"
+        # PostgreSQL cannot store U+0000: refused here on both backends, in a cell or
+        # inside a cell's JSON (an escape), by column or by the definition's field.
+        if nul := nul_characters(row, where):
+            errors += nul
+            continue
         raw, row_errors = _row(row, where)
+        row_errors = row_errors or nul_characters(raw, where)
         errors.extend(row_errors)
         if row_errors:
             continue

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.errors import FieldError
+from motcua.errors import FieldError, nul_characters
 from motcua.ids import new_id
 from motcua_workflow.definitions.defaults import FALLBACK_CODE, packaged_defaults
 from motcua_workflow.definitions.errors import (
@@ -59,6 +59,9 @@ def parse_document(raw: bytes, media_type: str) -> list[DefinitionSpec]:
     items = data if isinstance(data, list) else [data]
     specs, errors = [], []
     for index, item in enumerate(items):
+        if nul := nul_characters(item, f"definitions.{index}"):
+            errors += nul  # PostgreSQL cannot store it: refused here on both backends
+            continue
         try:
             specs.append(DefinitionSpec.model_validate(item))
         except ValidationError as exc:
