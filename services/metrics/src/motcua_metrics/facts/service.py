@@ -216,7 +216,8 @@ class _Sync:
         record, problem = records.build_record(fact, events)
         fact.national_problem = problem
         if record is not None:
-            digest = records.content_hash(record)
+            dumped = record.model_dump(mode="json")
+            digest = records.content_hash(dumped)
             sent = self.sent.get(code)
             if sent is None or sent["content_sha256"] != digest:
                 # The event count only grows, so a later send always carries a higher
@@ -224,7 +225,7 @@ class _Sync:
                 revision = max(fact.event_count, (sent["revision"] + 1) if sent else 0)
                 record_id = records.stable_id("record", ctx.province, code)
                 values = {"dossier_code": code, "record_id": record_id, "revision": revision,
-                          "content_sha256": digest, "record": record.model_dump(mode="json"),
+                          "content_sha256": digest, "record": dumped,
                           "sent_at": utcnow()}
                 (self.updates if code in self.sent and code not in self.inserts
                  else self.inserts)[code] = values

@@ -52,9 +52,10 @@ def stable_id(*parts: str) -> str:
     return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
 
 
-def content_hash(record: NationalDossierRecord) -> str:
-    """SHA-256 of the record's canonical JSON."""
-    raw = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+def content_hash(record: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a record (as ``model_dump(mode="json")`` gives it,
+    which is also what is stored: dumped once)."""
+    raw = json.dumps(record, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
