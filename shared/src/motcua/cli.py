@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -255,6 +256,47 @@ def _companions() -> dict[str, Any]:
             if getattr(extra, "available", lambda: True)()}
 
 
+_NATS = "nats-server"
+
+
+class Keeper:
+    """What ``motcua up`` runs, kept running: a child that exits while the mesh is up (a
+    crash, a ``kill -9``), a service or the nats-server, is started again, at most once
+    per ``RESTART_AFTER_S`` each. A service's outbox and consumers resume where they
+    were; the nats-server comes back on its port with its JetStream store, and the
+    services reconnect to it."""
+
+    RESTART_AFTER_S = 2.0
+
+    def __init__(self, *, say: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._starts: dict[str, Callable[[], subprocess.Popen[bytes]]] = {}
+        self._started: dict[str, float] = {}
+        self._say = say or _print
+        self._clock = clock
+
+    def run(self, name: str, start: Callable[[], subprocess.Popen[bytes]]) -> None:
+        """Start ``name`` with ``start`` (which returns its process), and keep it running."""
+        self._starts[name] = start
+        self._started[name] = self._clock()
+        self.children[name] = start()
+
+    def check(self) -> None:
+        """Start again each child that has exited (unless it was started moments ago: a
+        child that fails at once is retried every ``RESTART_AFTER_S``)."""
+        for name, child in list(self.children.items()):
+            if child.poll() is None or \
+                    self._clock() - self._started[name] < self.RESTART_AFTER_S:
+                continue
+            self._say(f"{name} exited with {child.returncode}; restarting")
+            self._started[name] = self._clock()
+            try:
+                self.children[name] = self._starts[name]()
+            except (OSError, RuntimeError) as exc:  # a taken port, a start that timed out
+                self._say(f"{name} did not start again: {exc}")
+
+
 def _up(args: argparse.Namespace) -> int:
     mesh = MeshSettings()
     data_dir = mesh.data_dir.resolve()
@@ -267,6 +309,7 @@ def _up(args: argparse.Namespace) -> int:
         # already set win.
         for key, value in getattr(extra, "mesh_environment", dict)().items():
             env.setdefault(key, value)
+    keeper = Keeper()
     nats_server: NatsServer | None = None
     if not args.external_nats:
         port = int(mesh.nats_url.rsplit(":", 1)[-1])
@@ -274,11 +317,11 @@ def _up(args: argparse.Namespace) -> int:
             _print(f"port {port} is taken; set MOTCUA_NATS_URL to another port, "
                    "or pass --external-nats to use the NATS listening there")
             return 1
-        nats_server = NatsServer(data_dir / "nats", port, log_file=data_dir / "nats.log").start()
+        nats_server = NatsServer(data_dir / "nats", port, log_file=data_dir / "nats.log")
+        keeper.run(_NATS, nats_server.restart)
         _print(f"nats-server   {nats_server.url}  (JetStream in {data_dir / 'nats'})")
     env["MOTCUA_NATS_URL"] = nats_server.url if nats_server else mesh.nats_url
     os.environ.update(env)
-    children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
     def _stop(*_: Any) -> None:
@@ -304,10 +347,8 @@ def _up(args: argparse.Namespace) -> int:
             return subprocess.Popen([sys.executable, "-m", "motcua.cli", "serve", name],
                                     env=env, stdout=out, stderr=subprocess.STDOUT)
 
-        for name in services:
-            children[name] = _start(name)
-        for name in extras:
-            children[name] = _start(name)
+        for name in (*services, *extras):
+            keeper.run(name, lambda name=name: _start(name))
         ready = _wait_ready(services, timeout=60)
         for name, spec in services.items():
             port = spec.settings().resolved_port()
@@ -321,21 +362,16 @@ def _up(args: argparse.Namespace) -> int:
                    "development password motcua-dev); citizens at vneid-simulator; "
                    "`motcua simulate --day` plays a day")
         _print(f"logs in {logs}; Ctrl-C stops everything")
-        restarts: dict[str, float] = {}
         while not stopping:
             time.sleep(0.5)
-            for name, child in list(children.items()):
-                if child.poll() is not None and not stopping:
-                    # A crashed service comes back; its outbox and consumers resume.
-                    if time.monotonic() - restarts.get(name, 0) > 2:
-                        _print(f"{name} exited with {child.returncode}; restarting")
-                        restarts[name] = time.monotonic()
-                        children[name] = _start(name)
+            if not stopping:
+                keeper.check()
     finally:
-        for child in children.values():
+        services_first = [c for n, c in keeper.children.items() if n != _NATS]
+        for child in services_first:
             if child.poll() is None:
                 child.terminate()
-        for child in children.values():
+        for child in services_first:
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -68,6 +68,14 @@ class NatsServer:
             time.sleep(0.05)
         return self
 
+    def restart(self) -> subprocess.Popen[bytes]:
+        """Start it (again, after it exited or was stopped: the same port and store) and
+        return its process."""
+        self.stop()  # reaps a process that has exited
+        self.start()
+        assert self.process is not None
+        return self.process
+
     def stop(self, *, kill: bool = False) -> None:
         """Stop it (SIGTERM, or SIGKILL with ``kill``) and wait."""
         if self.process is None:

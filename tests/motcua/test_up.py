@@ -1,0 +1,124 @@
+"""`motcua up` keeps what it runs running (motcua.cli.Keeper): a service or its own
+nats-server that exits, a crash or a kill -9, is started again."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.js.api import StorageType, StreamConfig
+
+from motcua.cli import Keeper
+from motcua.natsserver import NatsServer, free_port
+
+
+class Clock:
+    """The keeper's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+
+
+@pytest.fixture
+def keeper() -> Iterator[tuple[Keeper, Clock, list[str]]]:
+    clock, said = Clock(), list[str]()
+    keeper = Keeper(say=said.append, clock=clock)
+    yield keeper, clock, said
+    for child in keeper.children.values():
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+async def test_a_killed_nats_server_comes_back_with_its_stream(
+        tmp_path: Path, keeper: tuple[Keeper, Clock, list[str]]) -> None:
+    keeper_, clock, said = keeper
+    server = NatsServer(tmp_path / "nats", free_port())
+    keeper_.run("nats-server", server.restart)
+    try:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="KEPT", subjects=["kept.>"],
+                                         storage=StorageType.FILE))
+        await js.publish("kept.one", b"accepted before the kill")
+        await nc.close()
+        first = server.process
+        assert first is not None
+        first.kill()  # kill -9
+        first.wait()
+
+        clock.now += Keeper.RESTART_AFTER_S
+        keeper_.check()
+
+        assert said == ["nats-server exited with -9; restarting"]
+        assert keeper_.children["nats-server"] is server.process is not first
+        nc = await nats.connect(server.url)  # the same port
+        try:
+            sub = await nc.jetstream().pull_subscribe("kept.>", durable="reader",
+                                                      stream="KEPT")
+            [msg] = await sub.fetch(1, timeout=5)
+            assert msg.data == b"accepted before the kill"
+        finally:
+            await nc.close()
+    finally:
+        server.stop()
+
+
+def test_a_child_that_exits_is_started_again_at_most_once_per_interval(
+        keeper: tuple[Keeper, Clock, list[str]]) -> None:
+    keeper_, clock, said = keeper
+    keeper_.run("intake", _sleeper)
+    first = keeper_.children["intake"]
+    first.kill()
+    first.wait()
+
+    clock.now += Keeper.RESTART_AFTER_S / 2  # started moments ago: not yet
+    keeper_.check()
+    assert keeper_.children["intake"] is first and said == []
+
+    clock.now += Keeper.RESTART_AFTER_S / 2
+    keeper_.check()
+    second = keeper_.children["intake"]
+    assert second is not first and second.poll() is None
+    assert said == ["intake exited with -9; restarting"]
+
+    clock.now += Keeper.RESTART_AFTER_S
+    keeper_.check()  # running: left alone
+    assert keeper_.children["intake"] is second and len(said) == 1
+
+
+def test_a_start_that_fails_is_tried_again_later(
+        keeper: tuple[Keeper, Clock, list[str]]) -> None:
+    keeper_, clock, said = keeper
+    starts: list[str] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        starts.append("start")
+        if len(starts) == 2:
+            raise RuntimeError("port 4322 is already in use")
+        return _sleeper()
+
+    keeper_.run("nats-server", start)
+    keeper_.children["nats-server"].kill()
+    keeper_.children["nats-server"].wait()
+
+    clock.now += Keeper.RESTART_AFTER_S
+    keeper_.check()
+    assert said == ["nats-server exited with -9; restarting",
+                    "nats-server did not start again: port 4322 is already in use"]
+    assert keeper_.children["nats-server"].poll() is not None
+
+    clock.now += Keeper.RESTART_AFTER_S
+    keeper_.check()
+    assert len(starts) == 3 and keeper_.children["nats-server"].poll() is None
