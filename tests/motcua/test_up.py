@@ -98,14 +98,14 @@ def test_a_child_that_exits_is_started_again_at_most_once_per_interval(
     assert keeper_.children["intake"] is second and len(said) == 1
 
 
-def test_a_start_that_fails_is_tried_again_later(
+def test_a_start_that_fails_is_tried_again_and_told_once(
         keeper: tuple[Keeper, Clock, list[str]]) -> None:
     keeper_, clock, said = keeper
     starts: list[str] = []
 
     def start() -> subprocess.Popen[bytes]:
         starts.append("start")
-        if len(starts) == 2:
+        if len(starts) in (2, 3):  # say a nats-server started by hand holds the port
             raise RuntimeError("port 4322 is already in use")
         return _sleeper()
 
@@ -113,12 +113,11 @@ def test_a_start_that_fails_is_tried_again_later(
     keeper_.children["nats-server"].kill()
     keeper_.children["nats-server"].wait()
 
-    clock.now += Keeper.RESTART_AFTER_S
-    keeper_.check()
+    for _ in range(3):
+        clock.now += Keeper.RESTART_AFTER_S
+        keeper_.check()
+    assert len(starts) == 4 and keeper_.children["nats-server"].poll() is None
     assert said == ["nats-server exited with -9; restarting",
-                    "nats-server did not start again: port 4322 is already in use"]
-    assert keeper_.children["nats-server"].poll() is not None
-
-    clock.now += Keeper.RESTART_AFTER_S
-    keeper_.check()
-    assert len(starts) == 3 and keeper_.children["nats-server"].poll() is None
+                    "nats-server did not start again: port 4322 is already in use; "
+                    "trying every 2 s",
+                    "nats-server started again"]

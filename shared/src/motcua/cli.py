@@ -273,6 +273,8 @@ class Keeper:
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self._starts: dict[str, Callable[[], subprocess.Popen[bytes]]] = {}
         self._started: dict[str, float] = {}
+        #: Why the last start of a child that exited failed (until one succeeds).
+        self._failing: dict[str, str] = {}
         self._say = say or _print
         self._clock = clock
 
@@ -284,17 +286,28 @@ class Keeper:
 
     def check(self) -> None:
         """Start again each child that has exited (unless it was started moments ago: a
-        child that fails at once is retried every ``RESTART_AFTER_S``)."""
+        child that fails at once is retried every ``RESTART_AFTER_S``). Each exit is told
+        once, and a start that keeps failing once per reason (say its port taken, by a
+        nats-server started by hand), not at every try."""
         for name, child in list(self.children.items()):
             if child.poll() is None or \
                     self._clock() - self._started[name] < self.RESTART_AFTER_S:
                 continue
-            self._say(f"{name} exited with {child.returncode}; restarting")
+            failing = self._failing.get(name)
+            if failing is None:
+                self._say(f"{name} exited with {child.returncode}; restarting")
             self._started[name] = self._clock()
             try:
                 self.children[name] = self._starts[name]()
             except (OSError, RuntimeError) as exc:  # a taken port, a start that timed out
-                self._say(f"{name} did not start again: {exc}")
+                if str(exc) != failing:
+                    self._say(f"{name} did not start again: {exc}; trying every "
+                              f"{self.RESTART_AFTER_S:g} s")
+                self._failing[name] = str(exc)
+            else:
+                if failing is not None:
+                    self._say(f"{name} started again")
+                self._failing.pop(name, None)
 
 
 def _up(args: argparse.Namespace) -> int:
