@@ -66,12 +66,15 @@ class Rig:
         await psub.unsubscribe()
         return msgs
 
-    def use(self, handler: Handler, batch_handler: BatchHandler | None = None) -> None:
-        """A fresh runner with these handlers (the same durable, database and bus)."""
+    def use(self, handler: Handler, batch_handler: BatchHandler | None = None,
+            **options: Any) -> None:
+        """A fresh runner with these handlers (the same durable, database and bus) and
+        ``ConsumerRunner`` options (a 0.05 s backoff unless given)."""
+        options.setdefault("backoff_s", [0.05])
         self.runner = ConsumerRunner(
             SPEC, province=self.mesh.province, bus=self.bus, sessions=session_factory(self.engine),
             handlers={DossierSubmittedV1.event_type(): handler}, batch_handler=batch_handler,
-            backoff_s=[0.05])
+            **options)
 
     async def applied(self) -> list[str]:
         async with session_factory(self.engine)() as session:
@@ -305,3 +308,38 @@ async def test_the_runner_takes_queued_messages_at_once(rig: Rig, monkeypatch: A
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert await rig.applied() == ["D1"]
+
+
+async def test_the_lag_counts_events_waiting_and_those_awaiting_redelivery(rig: Rig) -> None:
+    """``stats.pending`` (the ``motcua_consumer_lag`` gauge), read after each batch:
+    events not yet delivered plus those delivered and not acknowledged (a failed one
+    waiting for its redelivery)."""
+    gate, entered = asyncio.Event(), list[str]()
+
+    async def gated(envelope: Envelope, data: Any, session: Any) -> None:
+        entered.append(data.dossier_code)
+        if data.dossier_code == "D3":
+            await gate.wait()
+        await _apply(envelope, data, session)
+
+    # One event per fetch, so the lag is read between them; a failed event is
+    # redelivered long after the test.
+    rig.use(gated, batch=1, backoff_s=[600.0])
+    async with rig.engine.begin() as conn:  # D2's handler fails: its effect exists
+        await conn.execute(effects.insert().values(dossier_code="D2"))
+    for _ in range(3):
+        await rig.publish()
+    task = asyncio.create_task(rig.runner.run())
+    try:
+        await wait_for(lambda: "D3" in entered, what="D3 being applied")
+        # Read after D2's batch, before D3 was fetched: D2 (failed, awaiting its
+        # redelivery) and D3 (not yet delivered).
+        assert rig.runner.stats.pending == 2 and rig.runner.stats.failed == 1
+        gate.set()
+        await wait_for(lambda: rig.runner.stats.processed == 2, what="D1 and D3 applied")
+        await wait_for(lambda: rig.runner.stats.pending == 1, what="the lag read again")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert await rig.claimed() == 2
