@@ -3,6 +3,7 @@ nats-server that exits, a crash or a kill -9, is started again."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,8 @@ import pytest
 from nats.js.api import StorageType, StreamConfig
 
 from motcua.cli import Keeper
-from motcua.natsserver import NatsServer, free_port
+from motcua.natsserver import NatsServer, free_port, port_open
+from motcua.testing import wait_for
 
 
 class Clock:
@@ -44,8 +46,8 @@ def keeper() -> Iterator[tuple[Keeper, Clock, list[str]]]:
 async def test_a_killed_nats_server_comes_back_with_its_stream(
         tmp_path: Path, keeper: tuple[Keeper, Clock, list[str]]) -> None:
     keeper_, clock, said = keeper
-    server = NatsServer(tmp_path / "nats", free_port())
-    keeper_.run("nats-server", server.restart)
+    server = NatsServer(tmp_path / "nats", free_port(), own_process_group=True)
+    keeper_.keep("nats-server", server.start().process, server.restart)  # as `up` does
     try:
         nc = await nats.connect(server.url)
         js = nc.jetstream()
@@ -62,7 +64,12 @@ async def test_a_killed_nats_server_comes_back_with_its_stream(
         keeper_.check()
 
         assert said == ["nats-server exited with -9; restarting"]
-        assert keeper_.children["nats-server"] is server.process is not first
+        restarted = keeper_.children["nats-server"]
+        assert restarted is server.process is not first
+        # Its own process group: a terminal's Ctrl-C reaches `up`, which stops it last.
+        assert os.getpgid(restarted.pid) == restarted.pid != os.getpgid(0)
+        # Not waited for (it may first recover its store): it listens when it is ready.
+        await wait_for(lambda: port_open(server.port), what="nats-server listening again")
         nc = await nats.connect(server.url)  # the same port
         try:
             sub = await nc.jetstream().pull_subscribe("kept.>", durable="reader",
@@ -121,3 +128,17 @@ def test_a_start_that_fails_is_tried_again_and_told_once(
                     "nats-server did not start again: port 4322 is already in use; "
                     "trying every 2 s",
                     "nats-server started again"]
+
+
+def test_nothing_is_started_again_once_up_is_stopping(
+        keeper: tuple[Keeper, Clock, list[str]]) -> None:
+    keeper_, clock, said = keeper
+    keeper_.run("intake", _sleeper)
+    first = keeper_.children["intake"]
+    keeper_.stopped = True  # Ctrl-C: it reaches the children as well
+    first.kill()
+    first.wait()
+
+    clock.now += Keeper.RESTART_AFTER_S
+    keeper_.check()
+    assert keeper_.children["intake"] is first and said == []

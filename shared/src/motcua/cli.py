@@ -275,14 +275,21 @@ class Keeper:
         self._started: dict[str, float] = {}
         #: Why the last start of a child that exited failed (until one succeeds).
         self._failing: dict[str, str] = {}
+        #: Set when ``motcua up`` is asked to stop: nothing is started again after that.
+        self.stopped = False
         self._say = say or _print
         self._clock = clock
 
     def run(self, name: str, start: Callable[[], subprocess.Popen[bytes]]) -> None:
         """Start ``name`` with ``start`` (which returns its process), and keep it running."""
+        self.keep(name, start(), start)
+
+    def keep(self, name: str, process: subprocess.Popen[bytes],
+             start: Callable[[], subprocess.Popen[bytes]]) -> None:
+        """Keep ``process``, started already, running: ``start`` starts it again."""
         self._starts[name] = start
         self._started[name] = self._clock()
-        self.children[name] = start()
+        self.children[name] = process
 
     def check(self) -> None:
         """Start again each child that has exited (unless it was started moments ago: a
@@ -290,6 +297,8 @@ class Keeper:
         once, and a start that keeps failing once per reason (say its port taken, by a
         nats-server started by hand), not at every try."""
         for name, child in list(self.children.items()):
+            if self.stopped:  # Ctrl-C reaches the children too: they are not restarted
+                return
             if child.poll() is None or \
                     self._clock() - self._started[name] < self.RESTART_AFTER_S:
                 continue
@@ -330,20 +339,22 @@ def _up(args: argparse.Namespace) -> int:
             _print(f"port {port} is taken; set MOTCUA_NATS_URL to another port, "
                    "or pass --external-nats to use the NATS listening there")
             return 1
-        nats_server = NatsServer(data_dir / "nats", port, log_file=data_dir / "nats.log")
-        keeper.run(_NATS, nats_server.restart)
-        _print(f"nats-server   {nats_server.url}  (JetStream in {data_dir / 'nats'})")
+        # Stopped last, after the services have drained (a Ctrl-C does not reach it).
+        nats_server = NatsServer(data_dir / "nats", port, log_file=data_dir / "nats.log",
+                                 own_process_group=True)
     env["MOTCUA_NATS_URL"] = nats_server.url if nats_server else mesh.nats_url
     os.environ.update(env)
-    stopping = False
 
     def _stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
+        keeper.stopped = True
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    # Before anything starts, so that whatever started is stopped (a closed terminal too).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
     try:
+        if nats_server is not None:
+            keeper.keep(_NATS, nats_server.start().process, nats_server.restart)
+            _print(f"nats-server   {nats_server.url}  (JetStream in {data_dir / 'nats'})")
         _migrate()
         asyncio.run(_streams("provision"))
         services = registry.discover()
@@ -362,7 +373,7 @@ def _up(args: argparse.Namespace) -> int:
 
         for name in (*services, *extras):
             keeper.run(name, lambda name=name: _start(name))
-        ready = _wait_ready(services, timeout=60)
+        ready = _wait_ready(services, timeout=60, stop=lambda: keeper.stopped)
         for name, spec in services.items():
             port = spec.settings().resolved_port()
             state = "ready" if ready.get(name) else "NOT READY (see logs)"
@@ -375,10 +386,9 @@ def _up(args: argparse.Namespace) -> int:
                    "development password motcua-dev); citizens at vneid-simulator; "
                    "`motcua simulate --day` plays a day")
         _print(f"logs in {logs}; Ctrl-C stops everything")
-        while not stopping:
+        while not keeper.stopped:
             time.sleep(0.5)
-            if not stopping:
-                keeper.check()
+            keeper.check()
     finally:
         services_first = [c for n, c in keeper.children.items() if n != _NATS]
         for child in services_first:
@@ -395,11 +405,12 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_ready(services: dict[str, Any], timeout: float) -> dict[str, bool]:
+def _wait_ready(services: dict[str, Any], timeout: float,
+                stop: Callable[[], bool]) -> dict[str, bool]:
     deadline = time.monotonic() + timeout
     ready = dict.fromkeys(services, False)
     with httpx.Client(timeout=2) as client:
-        while time.monotonic() < deadline and not all(ready.values()):
+        while time.monotonic() < deadline and not all(ready.values()) and not stop():
             for name, spec in services.items():
                 if ready[name]:
                     continue
