@@ -49,6 +49,20 @@ class TestSettings:
         assert s.resolved_port() == 8105
         assert s.resolved_database_url() == f"sqlite+aiosqlite:///{tmp_path}/metrics.db"
 
+    def test_the_key_set_is_looked_for_where_identity_bridge_is_served(
+            self, monkeypatch) -> None:
+        """Moving identity-bridge to another port moves every service's JWKS URL with it
+        (it stayed on 8104, and tokens of a bridge on another port were refused)."""
+        monkeypatch.setenv("MOTCUA_HOST", "0.0.0.0")
+        intake = service_settings("intake")
+        assert intake().resolved_auth_jwks_url() == \
+            "http://127.0.0.1:8104/.well-known/jwks.json"
+        monkeypatch.setenv("MOTCUA_IDENTITY_BRIDGE_PORT", "9204")
+        assert intake().resolved_auth_jwks_url() == \
+            "http://127.0.0.1:9204/.well-known/jwks.json"
+        monkeypatch.setenv("MOTCUA_AUTH_JWKS_URL", "http://identity-bridge:8104/jwks")
+        assert intake().resolved_auth_jwks_url() == "http://identity-bridge:8104/jwks"
+
     def test_lists_come_as_json(self, monkeypatch) -> None:
         monkeypatch.setenv("MOTCUA_CONSUMER_BACKOFF_S", "[0.5, 2]")
         assert service_settings("workflow")().consumer_backoff_s == [0.5, 2.0]
