@@ -47,15 +47,10 @@ class Up:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
         env.update({f"MOTCUA_{name.upper().replace('-', '_')}_PORT": str(port)
                     for name, port in self.ports.items()})
-        payments, simulator = self.ports["payments"], self.ports["payments-simulator"]
-        env.update(
-            MOTCUA_DATA_DIR=str(root / "var"),
-            MOTCUA_NATS_URL=f"nats://127.0.0.1:{self.nats_port}",
-            MOTCUA_INTAKE_PUBLIC_BASE_URL=f"http://127.0.0.1:{self.ports['intake']}",
-            MOTCUA_PAYMENTS_PUBLIC_BASE_URL=f"http://127.0.0.1:{payments}",
-            MOTCUA_PAYMENTS_GATEWAY_URL=f"http://127.0.0.1:{simulator}",
-            MOTCUA_PAYMENTS_SIMULATOR_DEFAULT_IPN_URL=(
-                f"http://127.0.0.1:{payments}/v1/gateway/ipn"))
+        # Only ports: the addresses services give each other follow them (the JWKS URL
+        # of identity-bridge, payments' gateway and the simulator's IPN target).
+        env.update(MOTCUA_DATA_DIR=str(root / "var"),
+                   MOTCUA_NATS_URL=f"nats://127.0.0.1:{self.nats_port}")
         with self.output.open("wb") as out:
             # A session of its own, as a terminal gives it: Ctrl-C goes to its group.
             self.process = subprocess.Popen([sys.executable, "-m", "motcua.cli", "up"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from motcua.config import service_settings
 
@@ -13,7 +13,8 @@ from motcua.config import service_settings
 class Settings(service_settings("intake")):  # type: ignore[misc]
     """Intake's own settings on top of the kit's service settings."""
 
-    #: Base URL citizens reach the public tracking page on (printed as a QR code).
+    #: Base URL citizens reach the public tracking page on (printed as a QR code);
+    #: by default this host at intake's port.
     public_base_url: str = "http://127.0.0.1:8101"
     #: Dossier code format: ``local`` (Circular 01/2018, ``<agency>-YYMMDD-XXXX``) or
     #: ``centralised`` (Circular 04/2025, ``<agency left-to-right>-YYMMDD-AAXXXX``).
@@ -35,6 +36,12 @@ class Settings(service_settings("intake")):  # type: ignore[misc]
     tracking_lock_minutes: float = 15.0
     #: Open dossiers due within this many hours count as "due soon" in officer lists.
     due_soon_hours: int = 24
+
+    @model_validator(mode="after")
+    def _at_own_port(self) -> Settings:
+        if "public_base_url" not in self.model_fields_set:
+            self.public_base_url = f"http://127.0.0.1:{self.resolved_port()}"
+        return self
 
     def resolved_attachment_dir(self) -> Path:
         """The local attachment directory."""

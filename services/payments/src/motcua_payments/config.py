@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from motcua.config import service_settings
 
@@ -23,12 +23,14 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
     """Settings of payments: the gateway, reconciliation timing, receipts, exemptions."""
 
     gateway_url: str = Field("http://127.0.0.1:8110",
-                             description="National payment platform (or the simulator)")
+                             description="National payment platform (by default the "
+                                         "simulator, at its port)")
     gateway_partner_code: str = Field("MOTCUA", description="MaDoiTac issued to the province")
     gateway_secret: str = Field("motcua-dev-secret",
                                 description="Checksum secret shared with the platform")
     gateway_timeout_s: float = 10.0
-    #: Base URL of this service as the gateway and citizens' browsers reach it.
+    #: Base URL of this service as the gateway and citizens' browsers reach it (by
+    #: default this host at payments' port).
     public_base_url: str = "http://127.0.0.1:8103"
     #: Early reconciliation: QUERY online payments still pending after this long.
     early_reconcile_after_s: float = 300.0
@@ -51,3 +53,15 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
     #: provincial Department of Finance. JSON list; empty: only services with the scope
     #: ``payments.reconcile`` see payments province-wide.
     oversight_agencies: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _at_configured_ports(self) -> Settings:
+        # Defaults that follow the ports `motcua up` is given (MOTCUA_PAYMENTS_PORT,
+        # MOTCUA_PAYMENTS_SIMULATOR_PORT) rather than the port table's.
+        if "public_base_url" not in self.model_fields_set:
+            self.public_base_url = f"http://127.0.0.1:{self.resolved_port()}"
+        if "gateway_url" not in self.model_fields_set:
+            from motcua_payments.simulator.config import SimulatorSettings
+
+            self.gateway_url = f"http://127.0.0.1:{SimulatorSettings().resolved_port()}"
+        return self

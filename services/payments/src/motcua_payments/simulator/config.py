@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from motcua.config import service_settings
+from motcua.config import DEFAULT_PORTS, service_settings
 
 _Base = service_settings("payments-simulator")
 
@@ -20,8 +20,20 @@ class SimulatorSettings(_Base):  # type: ignore[misc, valid-type]
     secret: str = "motcua-dev-secret"
     #: … unless partners are listed: partner code (MaDoiTac) → its secret.
     partners: dict[str, str] = Field(default_factory=dict)
+    #: Where browsers reach it (by default this host at its port).
     public_url: str = f"http://127.0.0.1:{SIMULATOR_PORT}"
-    #: IPN target when INIT names none.
-    default_ipn_url: str = "http://127.0.0.1:8103/v1/gateway/ipn"
+    #: IPN target when INIT names none (by default payments on this host, at its port).
+    default_ipn_url: str = f"http://127.0.0.1:{DEFAULT_PORTS['payments']}/v1/gateway/ipn"
     #: Delays between IPN retries while the partner answers 5xx or cannot be reached.
     ipn_retry_delays_s: list[float] = [1.0, 5.0, 30.0, 120.0, 600.0]
+
+    @model_validator(mode="after")
+    def _at_configured_ports(self) -> SimulatorSettings:
+        # Defaults that follow the ports `motcua up` is given (its own,
+        # MOTCUA_PAYMENTS_PORT) rather than the port table's.
+        if "public_url" not in self.model_fields_set:
+            self.public_url = f"http://127.0.0.1:{self.resolved_port()}"
+        if "default_ipn_url" not in self.model_fields_set:
+            payments = service_settings("payments")().resolved_port()
+            self.default_ipn_url = f"http://127.0.0.1:{payments}/v1/gateway/ipn"
+        return self
