@@ -18,6 +18,7 @@ import contextlib
 import inspect
 import os
 import secrets
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -57,11 +58,14 @@ class PostgresServer:
             self.admin_url = raw.replace("postgresql://", "postgresql+asyncpg://", 1)
 
     def close(self) -> None:
-        """Stop the embedded server and delete its data (nothing for an external one).
+        """Stop the embedded server and delete its data (nothing for an external one),
+        keeping its log beside the data directory (``postgres.log``) for a post-mortem.
 
         Called by the test session's teardown: the wheel's own exit hook does not run in
         every test worker process (pytest-xdist), which left servers running."""
         if self._server is not None:
+            with contextlib.suppress(OSError):
+                shutil.copyfile(self._server.log, self._server.pgdata.parent / "postgres.log")
             self._server.cleanup()
             self._server = None
 
