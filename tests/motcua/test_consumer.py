@@ -343,3 +343,64 @@ async def test_the_lag_counts_events_waiting_and_those_awaiting_redelivery(rig: 
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert await rig.claimed() == 2
+
+
+async def test_a_database_outage_holds_the_batch_instead_of_dead_lettering_it(
+        rig: Rig, backend: str, postgres: Any) -> None:
+    """The database refuses connections and drops the pool's: the runner keeps the batch
+    (marked in progress, not redelivered), tries again until the database is back, and
+    applies it; nothing is counted as failed or dead-lettered, though the outage spans
+    many times what ``max_deliver`` and the backoff allow a failing message."""
+    if backend == "sqlite":
+        pytest.skip("an SQLite file has no server to refuse or drop connections")
+    import secrets
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from motcua.consumer import list_dead_letters
+
+    role, password = f"consumer_{secrets.token_hex(4)}", secrets.token_hex(8)
+    async with postgres.admin() as admin:
+        await admin.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'")
+    async with rig.engine.begin() as conn:
+        await conn.execute(text(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"'))
+    engine = create_engine(make_url(str(rig.engine.url.render_as_string(
+        hide_password=False))).set(username=role, password=password)
+        .render_as_string(hide_password=False))
+
+    async def outage(on: bool) -> None:
+        async with postgres.admin() as admin:
+            await admin.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT {0 if on else -1}')
+            if on:  # and the connections it has are dropped, as by a restart
+                await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                    " WHERE usename = $1", role)
+
+    runner = ConsumerRunner(
+        SPEC, province=rig.mesh.province, bus=rig.bus, sessions=session_factory(engine),
+        handlers={DossierSubmittedV1.event_type(): _apply}, max_deliver=2,
+        backoff_s=[0.01], hold_s=(0.01,))
+    task = asyncio.create_task(runner.run())
+    try:
+        await rig.publish()
+        await wait_for(lambda: runner.stats.processed == 1, what="D1 applied")
+        await outage(True)
+        for _ in range(3):
+            await rig.publish()
+        # Ten tries with the database away: a failing message would have been
+        # dead-lettered after two.
+        await wait_for(lambda: runner.stats.database_waits >= 10, what="the batch held")
+        assert await rig.applied() == ["D1"]
+        await outage(False)
+        await wait_for(lambda: runner.stats.processed == 4, what="D2-D4 applied")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await engine.dispose()
+        await outage(False)
+    assert await rig.applied() == ["D1", "D2", "D3", "D4"]
+    assert (runner.stats.failed, runner.stats.dead_lettered) == (0, 0)
+    assert await list_dead_letters(rig.bus.js, rig.mesh.province) == []
+    info = await rig.bus.js.consumer_info(SPEC.stream(rig.mesh.province), SPEC.durable)
+    assert (info.num_redelivered, info.num_ack_pending, info.num_pending) == (0, 0, 0)

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from motcua import inbox
 from motcua.bus import Bus
 from motcua.contracts import REGISTRY
+from motcua.errors import database_unavailable
 from motcua.events import Envelope, EventData
 from motcua.logging import causation_id_var, correlation_id_var, get_logger
 from motcua.streams import DLQ, ConsumerSpec, dlq_subject, stream_name
@@ -51,6 +52,9 @@ H_CONSUMER = "Motcua-Consumer"
 H_ERROR = "Motcua-Error"
 H_DELIVERIES = "Motcua-Deliveries"
 H_EVENT_ID = "Motcua-Event-Id"
+#: Waits between tries of a batch the database could not take (each under any
+#: consumer's ``ack_wait``: the batch is marked in progress before each).
+_HOLD_S = (0.5, 1.0, 2.0)
 
 
 @dataclass
@@ -62,6 +66,8 @@ class ConsumerStats:
     failed: int = 0
     dead_lettered: int = 0
     pending: int = 0
+    #: Tries of a batch the database could not take (see ``handle_batch``).
+    database_waits: int = 0
 
 
 class ConsumerRunner:
@@ -71,7 +77,7 @@ class ConsumerRunner:
                  sessions: async_sessionmaker[AsyncSession], handlers: dict[str, Handler],
                  batch_handler: BatchHandler | None = None, max_deliver: int = 5,
                  backoff_s: list[float] | None = None, batch: int = 100,
-                 txn_batch: int = 50) -> None:
+                 txn_batch: int = 50, hold_s: tuple[float, ...] = _HOLD_S) -> None:
         self.spec = spec
         self.province = province
         self._bus = bus
@@ -82,6 +88,7 @@ class ConsumerRunner:
         self._backoff = backoff_s or [1.0, 5.0, 15.0, 30.0, 60.0]
         self._batch = batch
         self._txn_batch = max(1, txn_batch)
+        self._hold_s = hold_s
         self.stats = ConsumerStats()
         self.bound = False
 
@@ -161,6 +168,12 @@ class ConsumerRunner:
         per-event handlers, so only the failing message is retried and the others are
         applied. Failures are rare; the savepoints (three statements
         per message) are paid only then.
+
+        A failure that is the database's, not the message's (:func:`database_unavailable`:
+        no connection, refused, lost), counts against no message: the batch is held,
+        marked in progress so the server does not redeliver it, and tried again until
+        the database serves (the inbox makes the retry safe). An outage pauses the
+        consumer instead of dead-lettering whatever it delivers meanwhile.
         """
         work: list[Work] = []
         for msg in msgs:
@@ -169,17 +182,17 @@ class ConsumerRunner:
                 work.append(prepared)
         if not work:
             return
-        try:
-            outcomes = await self._apply_together(work)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # stopping: the unacknowledged batch is redelivered later
-            log.info("consumer_batch_rerun_apart", consumer=self.name, size=len(work),
-                     error=f"{type(exc).__name__}: {str(exc)[:200]}")
-            outcomes = await self._apply_apart(work)
+        waits = 0
+        while True:
+            outcomes = await self._attempt(work)
+            down = next((why for o in outcomes if isinstance(o, Exception)
+                         and (why := database_unavailable(o))), None)
+            if down is None:
+                break
+            await self._hold(work, down, waits)
+            waits += 1
+        if waits:
+            log.warning("consumer_database_back", consumer=self.name, waits=waits)
         for (msg, envelope, _, _), outcome in zip(work, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 await self._failed(msg, envelope, outcome)
@@ -189,6 +202,35 @@ class ConsumerRunner:
                 self.stats.processed += 1
             else:
                 self.stats.duplicates += 1
+
+    async def _attempt(self, work: list[Work]) -> list[bool | Exception]:
+        """The batch together, or apart if that fails: per message applied (True),
+        duplicate (False) or its error."""
+        try:
+            return await self._apply_together(work)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # stopping: the unacknowledged batch is redelivered later
+            if database_unavailable(exc):
+                return [exc] * len(work)  # apart would meet the same
+            log.info("consumer_batch_rerun_apart", consumer=self.name, size=len(work),
+                     error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            return await self._apply_apart(work)
+
+    async def _hold(self, work: list[Work], why: str, waits: int) -> None:
+        """Keep a batch the database could not take: mark its messages in progress (the
+        server's ``ack_wait`` starts again) and wait before the next try."""
+        if waits == 0:
+            log.warning("consumer_waiting_for_database", consumer=self.name,
+                        size=len(work), reason=why)
+        for msg, _, _, _ in work:
+            with contextlib.suppress(Exception):  # NATS down too: redelivered later
+                await msg.in_progress()
+        self.stats.database_waits += 1
+        await asyncio.sleep(self._hold_s[min(waits, len(self._hold_s) - 1)])
 
     async def _apply_together(self, work: list[Work]) -> list[bool | Exception]:
         """The whole batch in one transaction without savepoints; raises on any failure."""

@@ -361,26 +361,53 @@ _UNREACHABLE = {errno.ENETUNREACH: "no route to the network",
                 errno.ETIMEDOUT: "the connection did not open in time"}
 
 
-async def _on_unreachable(request: Request, exc: OSError) -> JSONResponse:
-    # Raised as is (not wrapped by SQLAlchemy) when the pool cannot open a connection to
-    # the database server: refused, an unknown host name, no route. The HTTP clients wrap
-    # theirs (httpx.ConnectError), so in a request it is the database. Any other OSError
-    # (a file, the attachment store; a TimeoutError without an errno, which is one too) is
-    # unexpected. The driver's own connect timeout has none: motcua.db gives it ETIMEDOUT.
+def _unreachable(exc: OSError) -> str | None:
+    """Why a connection could not be opened, if ``exc`` is such an error.
+
+    Raised as is (not wrapped by SQLAlchemy) when the pool cannot open a connection to
+    the database server: refused, an unknown host name, no route. The HTTP clients wrap
+    theirs (httpx.ConnectError), so in a request it is the database. Any other OSError
+    (a file, the attachment store; a TimeoutError without an errno, which is one too) is
+    not. The driver's own connect timeout has none: motcua.db gives it ETIMEDOUT."""
     if isinstance(exc, ConnectionRefusedError):
-        why = "connection refused"
-    elif isinstance(exc, socket.gaierror):
-        why = "unknown host name"
-    elif exc.errno in _UNREACHABLE:
-        why = _UNREACHABLE[exc.errno]
-    elif exc.errno is None and str(exc).startswith("Multiple exceptions:"):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host name"
+    if exc.errno in _UNREACHABLE:
+        return _UNREACHABLE[exc.errno]
+    if exc.errno is None and str(exc).startswith("Multiple exceptions:"):
         # asyncio's connect, when every address of the host failed differently.
-        why = "no address of the host answered"
-    else:
+        return "no address of the host answered"
+    return None
+
+
+async def _on_unreachable(request: Request, exc: OSError) -> JSONResponse:
+    why = _unreachable(exc)
+    if why is None:
         raise exc  # to the 500 handler
     return _unavailable(request, "database_unreachable",
                         f"The database could not be reached ({why})",
                         error_type=type(exc).__name__)
+
+
+def database_unavailable(exc: BaseException) -> str | None:
+    """Why the database cannot serve for now, if ``exc`` is an error that says so (what
+    requests answer with 503 ``service.busy`` or ``database.unavailable``): no pooled
+    connection free in time, the server refusing work (SQLSTATE class 53, 57P03), the
+    connection lost, or the server unreachable. None for any other error (the data's,
+    the code's). A transaction that met one was not applied, or if the connection was
+    lost during its COMMIT, perhaps was: only an idempotent retry is safe."""
+    if isinstance(exc, SATimeoutError):
+        return "no database connection free in time"
+    if isinstance(exc, DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_REFUSING):
+            return f"the database refused the request for now (SQLSTATE {state})"
+        return "the database connection was lost" if exc.connection_invalidated else None
+    if isinstance(exc, OSError):
+        why = _unreachable(exc)
+        return None if why is None else f"the database could not be reached ({why})"
+    return None
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

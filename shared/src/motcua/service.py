@@ -397,12 +397,18 @@ class _PipelineCollector:
                                 labels=["service", "durable"])
         counts = CounterMetricFamily("motcua_consumer_messages", "Messages handled",
                                      labels=["service", "durable", "outcome"])
+        waits = CounterMetricFamily(
+            "motcua_consumer_database_waits",
+            "Tries of a batch the database could not take (held, not counted as failures)",
+            labels=["service", "durable"])
         for c in self.rt.consumers:
             lag.add_metric([service, c.name], c.stats.pending)
             for outcome in ("processed", "duplicates", "failed", "dead_lettered"):
                 counts.add_metric([service, c.name, outcome], getattr(c.stats, outcome))
+            waits.add_metric([service, c.name], c.stats.database_waits)
         yield lag
         yield counts
+        yield waits
 
 
 def create_service_app(
