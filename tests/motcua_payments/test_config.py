@@ -1,5 +1,5 @@
-"""Defaults that name another process's address follow the ports the mesh is given
-(``motcua up`` on other ports than the port table's), unless set."""
+"""Defaults that name another process's address follow the ports (and host) the mesh is
+given (``motcua up`` on other ports than the port table's), unless set."""
 
 from __future__ import annotations
 
@@ -16,21 +16,33 @@ def _addresses() -> tuple[str, ...]:
             simulator.default_ipn_url, IntakeSettings().public_base_url)
 
 
-def test_the_port_table_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PAYMENTS", "PAYMENTS_SIMULATOR", "INTAKE"):
+PORTS = ("PAYMENTS", "PAYMENTS_SIMULATOR", "INTAKE")
+
+
+@pytest.mark.parametrize(("environment", "expected"), [
+    ({}, ("http://127.0.0.1:8110", "http://127.0.0.1:8103", "http://127.0.0.1:8110",
+          "http://127.0.0.1:8103/v1/gateway/ipn", "http://127.0.0.1:8101")),
+    ({"MOTCUA_PAYMENTS_PORT": "9103", "MOTCUA_PAYMENTS_SIMULATOR_PORT": "9110",
+      "MOTCUA_INTAKE_PORT": "9101"},
+     ("http://127.0.0.1:9110", "http://127.0.0.1:9103", "http://127.0.0.1:9110",
+      "http://127.0.0.1:9103/v1/gateway/ipn", "http://127.0.0.1:9101")),
+    # The host the mesh listens on (a wildcard is reached on the loopback).
+    ({"MOTCUA_HOST": "0.0.0.0"},
+     ("http://127.0.0.1:8110", "http://127.0.0.1:8103", "http://127.0.0.1:8110",
+      "http://127.0.0.1:8103/v1/gateway/ipn", "http://127.0.0.1:8101")),
+    ({"MOTCUA_HOST": "10.0.0.5"},
+     ("http://10.0.0.5:8110", "http://10.0.0.5:8103", "http://10.0.0.5:8110",
+      "http://10.0.0.5:8103/v1/gateway/ipn", "http://10.0.0.5:8101")),
+], ids=["the port table", "the ports given", "a wildcard host", "a host given"])
+def test_addresses_follow_the_ports_and_host(monkeypatch: pytest.MonkeyPatch,
+                                             environment: dict[str, str],
+                                             expected: tuple[str, ...]) -> None:
+    for name in PORTS:
         monkeypatch.delenv(f"MOTCUA_{name}_PORT", raising=False)
-    assert _addresses() == ("http://127.0.0.1:8110", "http://127.0.0.1:8103",
-                            "http://127.0.0.1:8110", "http://127.0.0.1:8103/v1/gateway/ipn",
-                            "http://127.0.0.1:8101")
-
-
-def test_addresses_follow_the_ports_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MOTCUA_PAYMENTS_PORT", "9103")
-    monkeypatch.setenv("MOTCUA_PAYMENTS_SIMULATOR_PORT", "9110")
-    monkeypatch.setenv("MOTCUA_INTAKE_PORT", "9101")
-    assert _addresses() == ("http://127.0.0.1:9110", "http://127.0.0.1:9103",
-                            "http://127.0.0.1:9110", "http://127.0.0.1:9103/v1/gateway/ipn",
-                            "http://127.0.0.1:9101")
+    monkeypatch.delenv("MOTCUA_HOST", raising=False)
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    assert _addresses() == expected
 
 
 def test_an_address_set_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:

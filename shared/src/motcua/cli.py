@@ -190,11 +190,10 @@ def _serve(name: str) -> int:
 
 def _service_urls(mesh: MeshSettings, given: list[str]) -> dict[str, str]:
     """Where each service listens: ``--url SERVICE=URL``, else its port on the mesh host."""
-    host = "127.0.0.1" if mesh.host in ("0.0.0.0", "::") else mesh.host
     urls = {}
     for name, default in DEFAULT_PORTS.items():
         port = os.environ.get(f"MOTCUA_{name.upper().replace('-', '_')}_PORT") or default
-        urls[name] = f"http://{host}:{port}"
+        urls[name] = mesh.local_url(int(port))
     for item in given:
         name, _, url = item.partition("=")
         if name not in urls or not url:

@@ -82,15 +82,20 @@ class MeshSettings(BaseSettings):
         """The ``aud`` every service of this province accepts."""
         return self.auth_audience or f"urn:motcua:{self.province}:mesh"
 
+    def local_url(self, port: int) -> str:
+        """The base URL of a process of the mesh listening on this host at ``port``
+        (``host``, or the loopback for a wildcard bind address)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{port}"
+
     def resolved_auth_jwks_url(self) -> str:
         """Where identity-bridge publishes its public keys: by default on this host, at
         the port identity-bridge is given (``MOTCUA_IDENTITY_BRIDGE_PORT``, else 8104).
         Services on other hosts (containers) set ``MOTCUA_AUTH_JWKS_URL``."""
         if self.auth_jwks_url:
             return self.auth_jwks_url
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         port = service_settings("identity-bridge")().resolved_port()
-        return f"http://{host}:{port}/.well-known/jwks.json"
+        return f"{self.local_url(port)}/.well-known/jwks.json"
 
 
 class ServiceSettings(MeshSettings):

@@ -76,11 +76,6 @@ def create_app(settings: VneidSimulatorSettings | None = None, **_: object) -> A
         return WSGIMiddleware(flask_app)
 
 
-def _reachable(host: str) -> str:
-    """A host to connect to (a wildcard bind address is reached on the loopback)."""
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-
-
 def installed() -> bool:
     """Whether ``oidc-provider-mock`` is installed (a development dependency)."""
     try:
@@ -107,7 +102,7 @@ class VneidSimulator:
     def url(self) -> str:
         """Where the provider is served."""
         s = self.settings()
-        return f"http://{_reachable(s.host)}:{s.resolved_port()}"
+        return s.local_url(s.resolved_port())
 
     def mesh_environment(self) -> dict[str, str]:
         """Environment for the mesh: citizen sign-in at this provider and the development
@@ -120,8 +115,7 @@ class VneidSimulator:
         citizen = {
             "discovery_url": f"{self.url()}/.well-known/openid-configuration",
             "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-            "redirect_uri": f"http://{_reachable(bridge.host)}:{bridge.resolved_port()}"
-                            "/v1/auth/callback",
+            "redirect_uri": f"{bridge.local_url(bridge.resolved_port())}/v1/auth/callback",
             "scopes": ["openid", "profile", "email"], "acr_values": ["LoA1", "LoA2"],
         }
         return {"MOTCUA_IDENTITY_BRIDGE_CITIZEN_OIDC": json.dumps(citizen),

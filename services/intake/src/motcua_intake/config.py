@@ -14,7 +14,7 @@ class Settings(service_settings("intake")):  # type: ignore[misc]
     """Intake's own settings on top of the kit's service settings."""
 
     #: Base URL citizens reach the public tracking page on (printed as a QR code);
-    #: by default this host at intake's port.
+    #: by default this host at intake's port (``MeshSettings.local_url``).
     public_base_url: str = "http://127.0.0.1:8101"
     #: Dossier code format: ``local`` (Circular 01/2018, ``<agency>-YYMMDD-XXXX``) or
     #: ``centralised`` (Circular 04/2025, ``<agency left-to-right>-YYMMDD-AAXXXX``).
@@ -40,7 +40,7 @@ class Settings(service_settings("intake")):  # type: ignore[misc]
     @model_validator(mode="after")
     def _at_own_port(self) -> Settings:
         if "public_base_url" not in self.model_fields_set:
-            self.public_base_url = f"http://127.0.0.1:{self.resolved_port()}"
+            self.public_base_url = self.local_url(self.resolved_port())
         return self
 
     def resolved_attachment_dir(self) -> Path:

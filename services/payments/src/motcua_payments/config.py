@@ -59,9 +59,9 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
         # Defaults that follow the ports `motcua up` is given (MOTCUA_PAYMENTS_PORT,
         # MOTCUA_PAYMENTS_SIMULATOR_PORT) rather than the port table's.
         if "public_base_url" not in self.model_fields_set:
-            self.public_base_url = f"http://127.0.0.1:{self.resolved_port()}"
+            self.public_base_url = self.local_url(self.resolved_port())
         if "gateway_url" not in self.model_fields_set:
             from motcua_payments.simulator.config import SimulatorSettings
 
-            self.gateway_url = f"http://127.0.0.1:{SimulatorSettings().resolved_port()}"
+            self.gateway_url = self.local_url(SimulatorSettings().resolved_port())
         return self

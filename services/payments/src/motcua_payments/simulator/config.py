@@ -32,8 +32,8 @@ class SimulatorSettings(_Base):  # type: ignore[misc, valid-type]
         # Defaults that follow the ports `motcua up` is given (its own,
         # MOTCUA_PAYMENTS_PORT) rather than the port table's.
         if "public_url" not in self.model_fields_set:
-            self.public_url = f"http://127.0.0.1:{self.resolved_port()}"
+            self.public_url = self.local_url(self.resolved_port())
         if "default_ipn_url" not in self.model_fields_set:
             payments = service_settings("payments")().resolved_port()
-            self.default_ipn_url = f"http://127.0.0.1:{payments}/v1/gateway/ipn"
+            self.default_ipn_url = f"{self.local_url(payments)}/v1/gateway/ipn"
         return self
