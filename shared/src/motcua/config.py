@@ -109,6 +109,12 @@ class ServiceSettings(MeshSettings):
     #: their sum per process). Ignored on SQLite (one connection per process).
     database_pool_size: int = Field(default=30, ge=1)
     database_side_pool_size: int = Field(default=8, ge=1)
+    #: Longest a request waits for a pooled connection (SQLite's one, or PostgreSQL's
+    #: pools) before it answers 503 service.busy with Retry-After; consumers and the relay
+    #: wait up to 30 s (motcua.db.waiting_at_most). Shorter than clients wait for an
+    #: answer, so an overloaded service refuses quickly instead of applying requests
+    #: whose clients already gave up.
+    database_request_wait_s: float = Field(default=5.0, gt=0)
     #: Outbox relay: rows claimed per batch and the idle poll (a commit wakes it at once).
     relay_batch: int = 200
     relay_idle_poll_s: float = 1.0

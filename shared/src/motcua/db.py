@@ -12,11 +12,13 @@ each service's Alembic migrations create them next to its own tables.
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import logging
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,8 +50,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.sql.elements import Null
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util.queue import AsyncAdaptedQueue
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -131,6 +135,51 @@ idempotency_table = Table(
 )
 
 
+#: Seconds a background task (a consumer, the relay, a command) waits for a pooled
+#: connection before SQLAlchemy raises its ``TimeoutError``; a request waits at most what
+#: :func:`waiting_at_most` sets (the setting ``database_request_wait_s``).
+POOL_TIMEOUT_S = 30.0
+
+_wait_limit: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "motcua_database_wait_limit", default=None)
+
+
+@contextmanager
+def waiting_at_most(seconds: float | None) -> Iterator[None]:
+    """Within this block (and the tasks it starts), a connection of any engine made by
+    :func:`create_engine` or :func:`side_engine` is waited for at most ``seconds`` (if
+    shorter than the pool's own timeout); then SQLAlchemy's ``TimeoutError``, which a
+    request answers with 503 ``service.busy`` (:mod:`motcua.errors`).
+
+    For requests: under overload a client gets a quick refusal it can retry with its
+    Idempotency-Key, instead of waiting in the pool's queue for longer than it waits for
+    the answer and having its request applied after it gave up. Background work, which
+    no client waits for, keeps :data:`POOL_TIMEOUT_S`. ``None`` changes nothing.
+    """
+    token = _wait_limit.set(seconds)
+    try:
+        yield
+    finally:
+        _wait_limit.reset(token)
+
+
+class _LimitedWaitQueue(AsyncAdaptedQueue):  # type: ignore[type-arg]
+    """The pool's queue of free connections, whose wait obeys :func:`waiting_at_most`
+    (the limit is read in the task that asks: SQLAlchemy's greenlets keep its context)."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        limit = _wait_limit.get()
+        if limit is not None and block and (timeout is None or limit < timeout):
+            timeout = limit
+        return super().get(block, timeout)
+
+
+class _Pool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's asyncio pool with the queue above."""
+
+    _queue_class = _LimitedWaitQueue
+
+
 def is_sqlite(url: str) -> bool:
     """Whether a database URL names SQLite."""
     return url.startswith("sqlite")
@@ -162,7 +211,8 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 30,
         # connections of this engine at once (it would wait for itself until
         # ``pool_timeout``).
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30},
-                                     pool_size=1, max_overflow=0, pool_timeout=30)
+                                     poolclass=_Pool, pool_size=1, max_overflow=0,
+                                     pool_timeout=POOL_TIMEOUT_S)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -191,7 +241,8 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 30,
     # closing them, each a new server process and a connection set-up (intake: 5.95 and
     # 6.28 ms CPU per submission with 10 + 20 overflow, 5.59 and 5.76 with 30 kept; the
     # same 30 at most). They open lazily, up to the peak of concurrent transactions.
-    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0,
+    engine = create_async_engine(url, echo=echo, poolclass=_Pool, pool_size=pool_size,
+                                 max_overflow=0, pool_timeout=POOL_TIMEOUT_S,
                                  connect_args={"timeout": connect_timeout_s})
     _connect_timing_out(engine)
     _side_pool_sizes[engine.sync_engine] = side_pool_size
@@ -268,8 +319,9 @@ def side_engine(engine: AsyncEngine) -> AsyncEngine:
     """
     side = _side_engines.get(engine.sync_engine)
     if side is None:
-        side = create_async_engine(engine.url,
+        side = create_async_engine(engine.url, poolclass=_Pool,
                                    pool_size=_side_pool_sizes.get(engine.sync_engine, 8),
+                                   pool_timeout=POOL_TIMEOUT_S,
                                    max_overflow=0, isolation_level="AUTOCOMMIT",
                                    # kept, no ping: as above; the same connect timeout
                                    connect_args=_side_connect_args.get(engine.sync_engine,

@@ -287,8 +287,13 @@ class ServiceBusy(Problem):
 
 
 async def _on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    # A request waits for a connection at most database_request_wait_s
+    # (motcua.db.waiting_at_most): an overloaded service sheds load here.
     log.warning("database_pool_exhausted", path=request.url.path)
-    return problem_response(ServiceBusy(retry_after=1), request)
+    return problem_response(ServiceBusy(
+        "No database connection came free in time: the transaction in progress was not "
+        "applied. Retry after the delay given (a POST with the same Idempotency-Key).",
+        retry_after=1), request)
 
 
 class DatabaseUnavailable(Problem):

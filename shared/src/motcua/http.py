@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from motcua.db import waiting_at_most
 from motcua.errors import BodyTooLarge, problem_response
 from motcua.ids import new_id
 from motcua.logging import correlation_id_var, request_id_var
@@ -22,10 +23,13 @@ def _clean_id(value: str | None) -> str | None:
 
 
 class RequestContextMiddleware:
-    """Bind request and correlation ids for logs and events; echo them in the response."""
+    """Bind request and correlation ids for logs and events; echo them in the response.
+    With ``database_wait_s``, the request waits at most that long for a database
+    connection (:func:`motcua.db.waiting_at_most`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, database_wait_s: float | None = None) -> None:
         self.app = app
+        self.database_wait_s = database_wait_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,7 +50,8 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_ids)
+            with waiting_at_most(self.database_wait_s):
+                await self.app(scope, receive, send_with_ids)
         finally:
             request_id_var.reset(r_token)
             correlation_id_var.reset(c_token)

@@ -506,7 +506,8 @@ def create_service_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, registry=app.state.http_registry,
                        service=settings.service)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware,
+                       database_wait_s=settings.database_request_wait_s)
     return app
 
 

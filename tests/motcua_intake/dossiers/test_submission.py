@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from motcua.contracts.intake import DossierReceivedV1, DossierSubmittedV1
-from motcua.db import outbox_table
+from motcua.db import outbox_table, side_engine
 from motcua.events import Envelope
 from motcua.testing import Mesh, wait_for
 from motcua_intake.dossiers.models import DossierHistory
@@ -286,4 +289,48 @@ class TestDatabaseConnectionLost:
             assert again.status_code == 201, again.text
         finally:
             event.remove(Session, "before_commit", lose_the_commit)
+        assert (await written(intake))["dossiers"] == 1
+
+
+class TestOverload:
+    """A request waits for a pooled database connection at most
+    ``database_request_wait_s``, then answers 503 service.busy: nothing applied, and the
+    retry with its Idempotency-Key is accepted once a connection is free. Work no client
+    waits for (consumers, the relay) keeps waiting as long as before."""
+
+    @pytest.mark.parametrize("pool", ["requests", "side"])
+    async def test_a_used_up_pool_refuses_a_request_instead_of_queueing_it(
+            self, mesh: Mesh, backend: str, pool: str) -> None:
+        if pool == "side" and backend == "sqlite":
+            pytest.skip("SQLite has one connection per process and no side pool")
+        intake = await start_intake(mesh, database_request_wait_s=0.2,
+                                    database_pool_size=2, database_side_pool_size=1)
+        engine = intake.runtime.engine
+        target = (side_engine(engine) if pool == "side" else engine).sync_engine.pool
+        body = dossier_body(ward(mesh))
+        headers = {**submitter(mesh, body), "Idempotency-Key": "in-a-rush"}
+        async with contextlib.AsyncExitStack() as held:
+            # Every connection of the pool taken (on PostgreSQL the relay's leadership
+            # holds one of the requests' pool already).
+            while target.checkedout() < target.size():
+                await held.enter_async_context(
+                    (side_engine(engine) if pool == "side" else engine).connect())
+
+            async def background_checkout() -> int:
+                async with engine.connect() as conn:
+                    return int(await conn.scalar(select(1)))
+
+            waiting = asyncio.create_task(background_checkout()) if pool == "requests" \
+                else None
+            r = await intake.client.post("/v1/dossiers", json=body, headers=headers)
+            busy = problem(r, 503, "service.busy")
+            assert r.headers["retry-after"] == "1"
+            assert "not applied" in busy["detail"] and "Idempotency-Key" in busy["detail"]
+            # Queued before the request and still waiting when it was refused.
+            assert waiting is None or not waiting.done()
+        if waiting is not None:
+            assert await waiting == 1
+        assert await written(intake) == NOTHING
+        again = await intake.client.post("/v1/dossiers", json=body, headers=headers)
+        assert again.status_code == 201, again.text
         assert (await written(intake))["dossiers"] == 1
