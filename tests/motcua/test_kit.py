@@ -171,17 +171,58 @@ class TestTopology:
                                    CaseStartedV1.event_type(): handler}})
 
 
+def _probe(code: str) -> Any:
+    """Run ``code`` in a fresh interpreter; the value its last line of output prints."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    return ast.literal_eval(out.splitlines()[-1])
+
+
 class TestRegistry:
     def test_serving_one_service_imports_no_other(self) -> None:
         # `motcua serve workflow` as `motcua up` runs it, with uvicorn's server stubbed.
-        probe = ("import sys, uvicorn; uvicorn.run = lambda *a, **k: None; "
-                 "from motcua import cli; rc = cli.main(['serve', 'workflow']); "
-                 "print(rc, sorted(m for m in sys.modules if m.startswith('motcua_')"
-                 " and '.' not in m))")
-        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                             check=True).stdout.splitlines()[-1].split(maxsplit=1)
-        assert out[0] == "0"
-        assert ast.literal_eval(out[1]) == ["motcua_workflow"]
+        rc, loaded = _probe(
+            "import sys, uvicorn; uvicorn.run = lambda *a, **k: None; "
+            "from motcua import cli; rc = cli.main(['serve', 'workflow']); "
+            "print((rc, sorted(m for m in sys.modules if m.startswith('motcua_')"
+            " and '.' not in m)))")
+        assert (rc, loaded) == (0, ["motcua_workflow"])
+
+    def test_a_command_imports_only_the_services_it_needs(self) -> None:
+        """A built-in command imports no service, a service's operator task only that
+        service; the help lists every service's tasks (each import costs about a second
+        of CPU)."""
+        probe = ("import asyncio, contextlib, io, sys; from motcua import cli\n"
+                 "async def nothing(*a): return 0\n"
+                 "cli._dlq = nothing; out = []\n"
+                 "def loaded(): return sorted(m for m in sys.modules"
+                 " if m.startswith('motcua_') and '.' not in m)\n"
+                 "rc = cli.main(['dlq', 'list']); out.append((rc, loaded()))\n"
+                 "for argv in (['metrics', '--help'], ['--help']):\n"
+                 "    text = io.StringIO()\n"
+                 "    with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):\n"
+                 "        cli.main(argv)\n"
+                 "    out.append((text.getvalue(), loaded()))\n"
+                 "print(repr(out))")
+        (rc, after_dlq), (task_help, after_task), (help_, after_help) = _probe(probe)
+        assert (rc, after_dlq) == (0, [])
+        assert "rebuild" in task_help and after_task == ["motcua_metrics"]
+        assert "metrics operator tasks" in help_
+        assert after_help == sorted(f"motcua_{n.replace('identity-bridge', 'identity')}"
+                                    for n in registry.ORDER)
+
+    @pytest.mark.parametrize("argv", [["dlq", "list"], ["streams", "show"]])
+    def test_an_operator_command_without_nats_says_so(self, argv: list[str], monkeypatch,
+                                                      capsys) -> None:
+        from motcua import cli
+
+        with socket.socket() as sock:  # a port nothing listens on
+            sock.bind(("127.0.0.1", 0))
+            url = f"nats://127.0.0.1:{sock.getsockname()[1]}"
+        monkeypatch.setenv("MOTCUA_NATS_URL", url)
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err
+        assert f"NATS at {url} cannot be reached" in err and "Traceback" not in err
 
     def test_every_name_can_be_served_and_services_own_their_process(self) -> None:
         # `motcua serve <name>` for every service and companion app, uvicorn stubbed: each
@@ -194,9 +235,7 @@ class TestRegistry:
                  "    state = getattr(served.pop('app'), 'state', None)\n"
                  "    out.append((name, rc, getattr(state, 'own_process', False)))\n"
                  "print(out)")
-        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                             check=True).stdout.splitlines()[-1]
-        served = {name: (rc, own) for name, rc, own in ast.literal_eval(out)}
+        served = {name: (rc, own) for name, rc, own in _probe(probe)}
         assert set(served) == set(registry.names())
         assert {name: rc for name, (rc, _) in served.items()} == dict.fromkeys(served, 0)
         assert set(discover()) <= {name for name, (_, own) in served.items() if own}

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import nats
+from nats.errors import NoServersError
 
 from motcua import registry
 from motcua import streams as topology
@@ -87,17 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--no-progress", action="store_true", help="no progress line")
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    # Serving one service imports no other (nor runs their import-time hooks).
-    services = {} if argv[:1] == ["serve"] else registry.discover()
-    for name, spec in services.items():
+    providers = _task_providers(argv[:1], builtin=set(sub.choices))
+    for name, spec in providers.items():
         if spec.tasks:
             task = sub.add_parser(name, help=f"{name} operator tasks")
             task.add_argument("task", choices=sorted(spec.tasks))
             task.add_argument("args", nargs=argparse.REMAINDER)
 
     args = parser.parse_args(argv)
-    if args.command in services and services[args.command].tasks:
-        return services[args.command].tasks[args.task](args.args)
+    if args.command in providers and providers[args.command].tasks:
+        return providers[args.command].tasks[args.task](args.args)
     if args.command == "up":
         return _up(args)
     if args.command == "serve":
@@ -111,6 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "simulate":
         return _simulate(args)
     return 2
+
+
+def _task_providers(first: list[str], builtin: set[str]) -> dict[str, registry.ServiceSpec]:
+    """The services whose operator tasks the command line may name: none for a built-in
+    command, only the one named, or all of them (for the help, or an unknown word). Each
+    service imported costs about a second of CPU, and runs its import-time hooks."""
+    if first and first[0] in builtin:
+        return {}
+    if first and first[0] in registry.names():
+        spec = registry.load(first[0])
+        return {first[0]: spec} if isinstance(spec, registry.ServiceSpec) else {}
+    return registry.discover()
 
 
 def _print(line: str) -> None:
@@ -131,9 +143,26 @@ def _migrate(only: str | None = None) -> int:
     return 0
 
 
+async def _operator_connection(url: str) -> Any:
+    """A NATS connection for an operator command, or None after saying on stderr why
+    there is none (no traceback: the usual cause is a mesh that is not running)."""
+    async def quiet(_exc: Exception) -> None:
+        """nats-py logs each failed try with a traceback; the outcome is reported below."""
+
+    try:
+        return await nats.connect(url, connect_timeout=3, max_reconnect_attempts=1,
+                                  error_cb=quiet)
+    except (NoServersError, OSError, TimeoutError) as exc:
+        print(f"motcua: NATS at {url} cannot be reached ({type(exc).__name__}). Is the "
+              "mesh running (motcua up)? Otherwise set MOTCUA_NATS_URL.", file=sys.stderr)
+        return None
+
+
 async def _streams(action: str, replicas: int = 1) -> int:
     mesh = MeshSettings()
-    nc = await nats.connect(mesh.nats_url, connect_timeout=3, max_reconnect_attempts=1)
+    nc = await _operator_connection(mesh.nats_url)
+    if nc is None:
+        return 1
     try:
         js = nc.jetstream()
         if action == "provision":
@@ -150,7 +179,9 @@ async def _streams(action: str, replicas: int = 1) -> int:
 
 async def _dlq(action: str, seqs: list[int], replay_all: bool) -> int:
     mesh = MeshSettings()
-    nc = await nats.connect(mesh.nats_url, connect_timeout=3, max_reconnect_attempts=1)
+    nc = await _operator_connection(mesh.nats_url)
+    if nc is None:
+        return 1
     try:
         js = nc.jetstream()
         letters = await list_dead_letters(js, mesh.province)
