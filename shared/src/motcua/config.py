@@ -109,7 +109,7 @@ class ServiceSettings(MeshSettings):
     #: their sum per process). Ignored on SQLite (one connection per process).
     database_pool_size: int = Field(default=30, ge=1)
     database_side_pool_size: int = Field(default=8, ge=1)
-    #: Longest a request waits for a pooled connection (SQLite's one, or PostgreSQL's
+    #: Longest a request waits for each pooled connection (SQLite's one, PostgreSQL's
     #: pools) before it answers 503 service.busy with Retry-After; consumers and the relay
     #: wait up to 30 s (motcua.db.waiting_at_most). Shorter than clients wait for an
     #: answer, so an overloaded service refuses quickly instead of applying requests
@@ -125,6 +125,9 @@ class ServiceSettings(MeshSettings):
     consumer_batch: int = 100
     #: Messages applied per database transaction (a savepoint each, one commit).
     consumer_txn_batch: int = 50
+    #: Requests one service process works on at once; beyond, 503 service.busy at once
+    #: (motcua.http.InFlightLimitMiddleware; the operations endpoints are not counted).
+    max_requests_in_flight: int = Field(default=128, ge=1)
     #: Largest request body accepted by JSON endpoints.
     max_body_bytes: int = 1_048_576
     #: Cyclic garbage collector of a process that runs this one service (``motcua

@@ -1,17 +1,20 @@
-"""Pure ASGI middleware: request/correlation ids, body size limit, request metrics."""
+"""Pure ASGI middleware: request/correlation ids, body size limit, requests in flight,
+request metrics."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from motcua.db import waiting_at_most
-from motcua.errors import BodyTooLarge, problem_response
+from motcua.errors import BodyTooLarge, ServiceBusy, problem_response
 from motcua.ids import new_id
-from motcua.logging import correlation_id_var, request_id_var
+from motcua.logging import correlation_id_var, get_logger, request_id_var
+
+log = get_logger(__name__)
 
 _ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
@@ -101,6 +104,64 @@ class BodyLimitMiddleware:
                 await response(scope, receive, send)
 
         await self.app(scope, limited_receive, guarded_send)
+
+
+class InFlightLimitMiddleware:
+    """Refuse a request at once, with 503 ``service.busy`` and ``Retry-After``, while
+    ``limit`` requests are already in progress in this process; the operations endpoints
+    (``exempt_paths``: liveness, readiness, metrics) are neither counted nor refused.
+
+    Why: a process that is given more work than its CPU can do keeps accepting it, and
+    every request then waits behind all the others (latency ≈ requests in progress ÷
+    throughput) until clients time out while their requests are still applied. A refusal
+    here costs no body parsing, token check or database work, and the client knows at
+    once that nothing was done. ``motcua_http_requests_in_flight`` and
+    ``motcua_http_shed_requests_total`` show it; ``requests_shed`` is logged at most every
+    ``log_every_s`` while it lasts.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, registry: CollectorRegistry,
+                 service: str, exempt_paths: tuple[str, ...] = ("/healthz", "/readyz",
+                                                                "/metrics"),
+                 log_every_s: float = 10.0) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = frozenset(exempt_paths)
+        self.in_flight = 0
+        Gauge("motcua_http_requests_in_flight", "HTTP requests in progress (operations "
+              "endpoints not counted)", ["service"], registry=registry
+              ).labels(service).set_function(lambda: self.in_flight)
+        self.shed = Counter("motcua_http_shed_requests", "HTTP requests refused with 503 "
+                            "because the limit of requests in progress was reached",
+                            ["service"], registry=registry).labels(service)
+        self.log_every_s = log_every_s
+        self._unlogged = 0
+        self._logged_at = -log_every_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            self._refuse()
+            await problem_response(ServiceBusy(
+                f"{self.limit} requests are already in progress, the most this service "
+                "takes at once: nothing was done. Retry after the delay given.",
+                retry_after=1))(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    def _refuse(self) -> None:
+        self.shed.inc()
+        self._unlogged += 1
+        now = time.monotonic()
+        if now - self._logged_at >= self.log_every_s:
+            log.warning("requests_shed", refused=self._unlogged, limit=self.limit)
+            self._unlogged, self._logged_at = 0, now
 
 
 class MetricsMiddleware:

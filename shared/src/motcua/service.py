@@ -41,7 +41,12 @@ from motcua.errors import (
     install_problem_handlers,
     nul_character,
 )
-from motcua.http import BodyLimitMiddleware, MetricsMiddleware, RequestContextMiddleware
+from motcua.http import (
+    BodyLimitMiddleware,
+    InFlightLimitMiddleware,
+    MetricsMiddleware,
+    RequestContextMiddleware,
+)
 from motcua.idempotency import IdempotencyInProgress
 from motcua.logging import configure_logging, get_logger
 from motcua.outbox import FaultHook, Relay
@@ -504,6 +509,8 @@ def create_service_app(
     _document_common_answers(app)
     app.state.http_registry = CollectorRegistry()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InFlightLimitMiddleware, limit=settings.max_requests_in_flight,
+                       registry=app.state.http_registry, service=settings.service)
     app.add_middleware(MetricsMiddleware, registry=app.state.http_registry,
                        service=settings.service)
     app.add_middleware(RequestContextMiddleware,

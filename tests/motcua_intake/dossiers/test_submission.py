@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select
@@ -298,39 +299,85 @@ class TestOverload:
     retry with its Idempotency-Key is accepted once a connection is free. Work no client
     waits for (consumers, the relay) keeps waiting as long as before."""
 
+    @staticmethod
+    async def _use_up(held: contextlib.AsyncExitStack, engine: Any, *, side: bool = False
+                      ) -> None:
+        """Take every connection of one of the service's pools that the service does not
+        keep for good (on PostgreSQL the relay's leadership keeps one of the requests'
+        pool); one the relay or a consumer has for a moment is waited for."""
+        pool_engine = side_engine(engine) if side else engine
+        kept = 1 if not side and engine.dialect.name == "postgresql" else 0
+        for _ in range(pool_engine.sync_engine.pool.size() - kept):
+            await held.enter_async_context(pool_engine.connect())
+
     @pytest.mark.parametrize("pool", ["requests", "side"])
     async def test_a_used_up_pool_refuses_a_request_instead_of_queueing_it(
             self, mesh: Mesh, backend: str, pool: str) -> None:
         if pool == "side" and backend == "sqlite":
             pytest.skip("SQLite has one connection per process and no side pool")
-        intake = await start_intake(mesh, database_request_wait_s=0.2,
+        wait_s = 0.2
+        intake = await start_intake(mesh, database_request_wait_s=wait_s,
                                     database_pool_size=2, database_side_pool_size=1)
         engine = intake.runtime.engine
-        target = (side_engine(engine) if pool == "side" else engine).sync_engine.pool
+        pool_engine = side_engine(engine) if pool == "side" else engine
         body = dossier_body(ward(mesh))
         headers = {**submitter(mesh, body), "Idempotency-Key": "in-a-rush"}
         async with contextlib.AsyncExitStack() as held:
-            # Every connection of the pool taken (on PostgreSQL the relay's leadership
-            # holds one of the requests' pool already).
-            while target.checkedout() < target.size():
-                await held.enter_async_context(
-                    (side_engine(engine) if pool == "side" else engine).connect())
+            await self._use_up(held, engine, side=pool == "side")
 
             async def background_checkout() -> int:
-                async with engine.connect() as conn:
+                async with pool_engine.connect() as conn:
                     return int(await conn.scalar(select(1)))
 
-            waiting = asyncio.create_task(background_checkout()) if pool == "requests" \
-                else None
+            # Work no client waits for (started outside any request) is not held to a
+            # request's wait: still waiting after twice that long, and after the request.
+            waiting = asyncio.create_task(background_checkout())
+            await asyncio.sleep(2 * wait_s)
+            assert not waiting.done()
             r = await intake.client.post("/v1/dossiers", json=body, headers=headers)
             busy = problem(r, 503, "service.busy")
             assert r.headers["retry-after"] == "1"
             assert "not applied" in busy["detail"] and "Idempotency-Key" in busy["detail"]
-            # Queued before the request and still waiting when it was refused.
-            assert waiting is None or not waiting.done()
-        if waiting is not None:
-            assert await waiting == 1
+            assert not waiting.done()
+        assert await waiting == 1
         assert await written(intake) == NOTHING
         again = await intake.client.post("/v1/dossiers", json=body, headers=headers)
         assert again.status_code == 201, again.text
         assert (await written(intake))["dossiers"] == 1
+
+    async def test_beyond_the_requests_in_flight_a_request_is_refused_at_once(
+            self, mesh: Mesh) -> None:
+        intake = await start_intake(mesh, max_requests_in_flight=2,
+                                    database_request_wait_s=60, database_pool_size=2)
+        engine = intake.runtime.engine
+        bodies = [dossier_body(ward(mesh)) for _ in range(3)]
+        keys = [{**submitter(mesh, b), "Idempotency-Key": f"rush-{i}"}
+                for i, b in enumerate(bodies)]
+
+        async def in_flight() -> float:
+            text = (await intake.client.get("/metrics")).text
+            return next(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                        if line.startswith("motcua_http_requests_in_flight{"))
+
+        async with contextlib.AsyncExitStack() as held:
+            await self._use_up(held, engine)  # the database busy elsewhere
+            first = [asyncio.create_task(intake.client.post("/v1/dossiers", json=b,
+                                                            headers=h))
+                     for b, h in zip(bodies[:2], keys[:2], strict=True)]
+            async def both_waiting() -> bool:
+                return await in_flight() == 2
+
+            await wait_for(both_waiting, what="two submissions in progress")
+            r = await intake.client.post("/v1/dossiers", json=bodies[2], headers=keys[2])
+            busy = problem(r, 503, "service.busy")
+            assert r.headers["retry-after"] == "1" and "2 requests" in busy["detail"]
+            # The operations endpoints still answer, and the first two still wait.
+            assert (await intake.client.get("/healthz")).status_code == 200
+            assert not any(t.done() for t in first)
+        assert [(await t).status_code for t in first] == [201, 201]
+        metrics = (await intake.client.get("/metrics")).text
+        assert 'motcua_http_shed_requests_total{service="intake"} 1.0' in metrics
+        assert await in_flight() == 0
+        again = await intake.client.post("/v1/dossiers", json=bodies[2], headers=keys[2])
+        assert again.status_code == 201, again.text
+        assert (await written(intake))["dossiers"] == 3
