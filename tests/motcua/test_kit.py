@@ -222,7 +222,21 @@ class TestRegistry:
         monkeypatch.setenv("MOTCUA_NATS_URL", url)
         assert cli.main(argv) == 1
         err = capsys.readouterr().err
-        assert f"NATS at {url} cannot be reached" in err and "Traceback" not in err
+        assert f"NATS at {url} cannot be used" in err and "Traceback" not in err
+        assert "ConnectionRefusedError" in err  # what went wrong, not only that it did
+
+    def test_dead_letters_of_a_province_without_streams(self, nats_server: Any,
+                                                        monkeypatch, capsys) -> None:
+        from motcua import cli
+        from motcua.testing import fresh_province
+
+        province = fresh_province()
+        monkeypatch.setenv("MOTCUA_NATS_URL", nats_server.url)
+        monkeypatch.setenv("MOTCUA_PROVINCE", province)
+        assert cli.main(["dlq", "list"]) == 1
+        err = capsys.readouterr().err
+        assert f"no dead-letter stream for province {province}" in err
+        assert "Traceback" not in err
 
     def test_every_name_can_be_served_and_services_own_their_process(self) -> None:
         # `motcua serve <name>` for every service and companion app, uvicorn stubbed: each

@@ -25,7 +25,9 @@ from typing import Any
 
 import httpx
 import nats
+from nats.errors import Error as NatsError
 from nats.errors import NoServersError
+from nats.js.errors import NotFoundError
 
 from motcua import registry
 from motcua import streams as topology
@@ -146,14 +148,18 @@ def _migrate(only: str | None = None) -> int:
 async def _operator_connection(url: str) -> Any:
     """A NATS connection for an operator command, or None after saying on stderr why
     there is none (no traceback: the usual cause is a mesh that is not running)."""
-    async def quiet(_exc: Exception) -> None:
-        """nats-py logs each failed try with a traceback; the outcome is reported below."""
+    met: list[Exception] = []
+
+    async def note(exc: Exception) -> None:
+        """nats-py logs each failed try with a traceback; the last one is reported below."""
+        met.append(exc)
 
     try:
         return await nats.connect(url, connect_timeout=3, max_reconnect_attempts=1,
-                                  error_cb=quiet)
-    except (NoServersError, OSError, TimeoutError) as exc:
-        print(f"motcua: NATS at {url} cannot be reached ({type(exc).__name__}). Is the "
+                                  error_cb=note)
+    except (NoServersError, OSError, TimeoutError, NatsError) as exc:
+        why = met[-1] if met else exc
+        print(f"motcua: NATS at {url} cannot be used: {type(why).__name__}: {why}. Is the "
               "mesh running (motcua up)? Otherwise set MOTCUA_NATS_URL.", file=sys.stderr)
         return None
 
@@ -184,7 +190,13 @@ async def _dlq(action: str, seqs: list[int], replay_all: bool) -> int:
         return 1
     try:
         js = nc.jetstream()
-        letters = await list_dead_letters(js, mesh.province)
+        try:
+            letters = await list_dead_letters(js, mesh.province)
+        except NotFoundError:
+            print(f"motcua: no dead-letter stream for province {mesh.province} at "
+                  f"{mesh.nats_url}: its streams are not provisioned (motcua streams "
+                  "provision), or MOTCUA_PROVINCE names another province.", file=sys.stderr)
+            return 1
         if action == "list":
             for letter in letters:
                 _print(json.dumps(letter.as_dict(), ensure_ascii=False))
