@@ -156,7 +156,7 @@ async def _operator_connection(url: str) -> Any:
 
     try:
         return await nats.connect(url, connect_timeout=3, max_reconnect_attempts=1,
-                                  error_cb=note)
+                                  reconnect_time_wait=0.2, error_cb=note)
     except (NoServersError, OSError, TimeoutError, NatsError) as exc:
         why = met[-1] if met else exc
         print(f"motcua: NATS at {url} cannot be used: {type(why).__name__}: {why}. Is the "
