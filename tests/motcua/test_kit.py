@@ -29,6 +29,7 @@ from motcua.events import Envelope
 from motcua.logging import configure_logging, correlation_id_var, get_logger
 from motcua.registry import discover
 from motcua.streams import CONSUMERS, PRODUCERS, topology
+from motcua.testing import wait_for
 
 
 class TestSettings:
@@ -259,6 +260,63 @@ class TestRegistry:
         assert all(registry.load(name) is spec for name, spec in services.items())
         assert registry.names()[:5] == list(registry.ORDER) == list(services)
         assert registry.load("nope") is None
+
+
+class TestInFlightLimit:
+    async def test_a_request_waiting_for_its_client_holds_no_place(self) -> None:
+        """Counted while the service works on it: not while its body is still arriving,
+        nor once its answer has started (a slow client cannot take every place)."""
+        from prometheus_client import CollectorRegistry
+
+        from motcua.http import InFlightLimitMiddleware
+
+        asked, body, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        counted_while: dict[str, int] = {}
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["path"] == "/slow":
+                await receive()
+                counted_while["working"] = limited.in_flight
+                await done.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            if scope["path"] == "/slow":
+                counted_while["answering"] = limited.in_flight
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        limited = InFlightLimitMiddleware(app, limit=1, registry=CollectorRegistry(),
+                                          service="t")
+
+        async def trickling() -> dict[str, Any]:
+            asked.set()
+            await body.wait()
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def call(path: str, receive: Any = None) -> int:
+            sent: list[dict[str, Any]] = []
+
+            async def send(message: dict[str, Any]) -> None:
+                sent.append(message)
+
+            async def nothing() -> dict[str, Any]:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            await limited({"type": "http", "path": path, "method": "POST", "headers": []},
+                          receive or nothing, send)
+            return sent[0]["status"]
+
+        slow = asyncio.create_task(call("/slow", trickling))
+        await asked.wait()
+        assert limited.in_flight == 0
+        assert await call("/fast") == 200  # admitted: the slow one waits for its client
+        body.set()
+        await wait_for(lambda: "working" in counted_while, what="the body read")
+        assert counted_while["working"] == 1
+        assert await call("/fast") == 503  # the one place is taken by work
+        assert await call("/healthz") == 200  # not counted, not refused
+        done.set()
+        assert await slow == 200
+        assert counted_while["answering"] == 0 and limited.in_flight == 0
+        assert limited.shed._value.get() == 1
 
 
 class TestLogRedaction:

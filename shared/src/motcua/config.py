@@ -125,8 +125,9 @@ class ServiceSettings(MeshSettings):
     consumer_batch: int = 100
     #: Messages applied per database transaction (a savepoint each, one commit).
     consumer_txn_batch: int = 50
-    #: Requests one service process works on at once; beyond, 503 service.busy at once
-    #: (motcua.http.InFlightLimitMiddleware; the operations endpoints are not counted).
+    #: Requests one service process works on at once (not counting those waiting for
+    #: their client); beyond, 503 service.busy at once (motcua.http.InFlightLimitMiddleware;
+    #: the operations endpoints and /.well-known/ are not counted).
     max_requests_in_flight: int = Field(default=128, ge=1)
     #: Largest request body accepted by JSON endpoints.
     max_body_bytes: int = 1_048_576

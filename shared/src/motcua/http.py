@@ -108,29 +108,37 @@ class BodyLimitMiddleware:
 
 class InFlightLimitMiddleware:
     """Refuse a request at once, with 503 ``service.busy`` and ``Retry-After``, while
-    ``limit`` requests are already in progress in this process; the operations endpoints
-    (``exempt_paths``: liveness, readiness, metrics) are neither counted nor refused.
+    ``limit`` requests are already being worked on in this process.
 
     Why: a process that is given more work than its CPU can do keeps accepting it, and
     every request then waits behind all the others (latency ≈ requests in progress ÷
     throughput) until clients time out while their requests are still applied. A refusal
     here costs no body parsing, token check or database work, and the client knows at
-    once that nothing was done. ``motcua_http_requests_in_flight`` and
-    ``motcua_http_shed_requests_total`` show it; ``requests_shed`` is logged at most every
-    ``log_every_s`` while it lasts.
+    once that nothing was done.
+
+    A request counts from its arrival until its answer starts, except while it waits for
+    the client (in ``receive``: a body still arriving): a slow upload or a download the
+    client reads slowly holds no place, so slow clients cannot take every place (uvicorn
+    has no timeout for either). Paths in ``exempt_paths`` and under ``exempt_prefixes``
+    (liveness, readiness, metrics, the mesh's key set) are neither counted nor refused.
+    ``motcua_http_requests_in_flight`` and ``motcua_http_shed_requests_total`` show it;
+    ``requests_shed`` is logged at most every ``log_every_s`` while it lasts, and once
+    more for the rest at the first request admitted after that.
     """
 
     def __init__(self, app: ASGIApp, *, limit: int, registry: CollectorRegistry,
                  service: str, exempt_paths: tuple[str, ...] = ("/healthz", "/readyz",
                                                                 "/metrics"),
+                 exempt_prefixes: tuple[str, ...] = ("/.well-known/",),
                  log_every_s: float = 10.0) -> None:
         self.app = app
         self.limit = limit
         self.exempt = frozenset(exempt_paths)
+        self.exempt_prefixes = exempt_prefixes
         self.in_flight = 0
-        Gauge("motcua_http_requests_in_flight", "HTTP requests in progress (operations "
-              "endpoints not counted)", ["service"], registry=registry
-              ).labels(service).set_function(lambda: self.in_flight)
+        Gauge("motcua_http_requests_in_flight", "HTTP requests being worked on (not "
+              "waiting for the client; operations endpoints not counted)", ["service"],
+              registry=registry).labels(service).set_function(lambda: self.in_flight)
         self.shed = Counter("motcua_http_shed_requests", "HTTP requests refused with 503 "
                             "because the limit of requests in progress was reached",
                             ["service"], registry=registry).labels(service)
@@ -139,26 +147,60 @@ class InFlightLimitMiddleware:
         self._logged_at = -log_every_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        if scope["type"] != "http" or scope["path"] in self.exempt \
+                or scope["path"].startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
-            self._refuse()
+            self._refused()
             await problem_response(ServiceBusy(
                 f"{self.limit} requests are already in progress, the most this service "
                 "takes at once: nothing was done. Retry after the delay given.",
                 retry_after=1))(scope, receive, send)
             return
+        if self._unlogged:
+            self._log(time.monotonic())
+        counted = True
+        answered = False
+        waiting = 0  # calls of receive in progress (a disconnect listener may overlap)
         self.in_flight += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.in_flight -= 1
 
-    def _refuse(self) -> None:
+        def release() -> None:
+            nonlocal counted
+            if counted:
+                self.in_flight -= 1
+                counted = False
+
+        async def counted_receive() -> Message:
+            nonlocal counted, waiting
+            waiting += 1
+            release()
+            try:
+                return await receive()
+            finally:
+                waiting -= 1
+                if not waiting and not answered and not counted:
+                    self.in_flight += 1
+                    counted = True
+
+        async def counted_send(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = True
+                release()
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, counted_send)
+        finally:
+            release()
+
+    def _refused(self) -> None:
         self.shed.inc()
         self._unlogged += 1
-        now = time.monotonic()
+        self._log(time.monotonic())
+
+    def _log(self, now: float) -> None:
         if now - self._logged_at >= self.log_every_s:
             log.warning("requests_shed", refused=self._unlogged, limit=self.limit)
             self._unlogged, self._logged_at = 0, now

@@ -371,12 +371,16 @@ class TestOverload:
             r = await intake.client.post("/v1/dossiers", json=bodies[2], headers=keys[2])
             busy = problem(r, 503, "service.busy")
             assert r.headers["retry-after"] == "1" and "2 requests" in busy["detail"]
+            # Refused before its token is looked at (no token: 503, not 401).
+            anonymous = await intake.client.post("/v1/dossiers", json=bodies[2])
+            problem(anonymous, 503, "service.busy")
             # The operations endpoints still answer, and the first two still wait.
             assert (await intake.client.get("/healthz")).status_code == 200
             assert not any(t.done() for t in first)
         assert [(await t).status_code for t in first] == [201, 201]
+        assert (await written(intake))["dossiers"] == 2  # the refused ones wrote nothing
         metrics = (await intake.client.get("/metrics")).text
-        assert 'motcua_http_shed_requests_total{service="intake"} 1.0' in metrics
+        assert 'motcua_http_shed_requests_total{service="intake"} 2.0' in metrics
         assert await in_flight() == 0
         again = await intake.client.post("/v1/dossiers", json=bodies[2], headers=keys[2])
         assert again.status_code == 201, again.text
