@@ -283,8 +283,8 @@ class TestInFlightLimit:
                 counted_while["answering"] = limited.in_flight
             await send({"type": "http.response.body", "body": b"ok"})
 
-        limited = InFlightLimitMiddleware(app, limit=1, registry=CollectorRegistry(),
-                                          service="t")
+        registry = CollectorRegistry()
+        limited = InFlightLimitMiddleware(app, limit=1, registry=registry, service="t")
 
         async def trickling() -> dict[str, Any]:
             asked.set()
@@ -316,7 +316,8 @@ class TestInFlightLimit:
         done.set()
         assert await slow == 200
         assert counted_while["answering"] == 0 and limited.in_flight == 0
-        assert limited.shed._value.get() == 1
+        assert registry.get_sample_value("motcua_http_shed_requests_total",
+                                         {"service": "t"}) == 1
 
 
 class TestLogRedaction:

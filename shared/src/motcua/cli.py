@@ -26,7 +26,6 @@ from typing import Any
 import httpx
 import nats
 from nats.errors import Error as NatsError
-from nats.errors import NoServersError
 from nats.js.errors import NotFoundError
 
 from motcua import registry
@@ -157,7 +156,7 @@ async def _operator_connection(url: str) -> Any:
     try:
         return await nats.connect(url, connect_timeout=3, max_reconnect_attempts=1,
                                   reconnect_time_wait=0.2, error_cb=note)
-    except (NoServersError, OSError, TimeoutError, NatsError) as exc:
+    except (NatsError, OSError) as exc:  # NoServersError is a NatsError
         why = met[-1] if met else exc
         print(f"motcua: NATS at {url} cannot be used: {type(why).__name__}: {why}. Is the "
               "mesh running (motcua up)? Otherwise set MOTCUA_NATS_URL.", file=sys.stderr)
