@@ -98,14 +98,15 @@ class TestAssessment:
     async def test_gateway_down_writes_nothing(self, payments: Payments) -> None:
         await payments.receive("D-DOWN-1")
         ctx = payments.service.app.state.payments
-        real = ctx.gateway._http
-        ctx.gateway._http = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=1)
+        gateway = ctx.gateway.inner  # the national platform's adapter, behind its guard
+        real = gateway._http
+        gateway._http = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=1)
         try:
             r = await payments.client.post("/v1/payments", json={"dossier_code": "D-DOWN-1"},
                                            headers=payments.owner)
         finally:
-            await ctx.gateway._http.aclose()
-            ctx.gateway._http = real
+            await gateway._http.aclose()
+            gateway._http = real
         assert r.status_code == 502 and r.json()["code"] == "gateway.unavailable"
         assert (await payments.client.get("/v1/payments", params={"dossier_code": "D-DOWN-1"},
                                           headers=payments.owner)).json() == []

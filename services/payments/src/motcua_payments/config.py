@@ -29,6 +29,14 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
     gateway_secret: str = Field("motcua-dev-secret",
                                 description="Checksum secret shared with the platform")
     gateway_timeout_s: float = 10.0
+    #: The guard in front of the gateway (motcua.guard): at most this many commands
+    #: waiting for the platform at once, the next refused at once (503 gateway.busy).
+    gateway_max_calls: int = Field(default=16, ge=1)
+    #: After this many failures in a row (timeouts, refused connections, 5xx, unreadable
+    #: answers; not refusals), commands are refused for ``gateway_pause_s`` (503
+    #: gateway.paused), then one trial command decides whether the pause ends.
+    gateway_failures_to_pause: int = Field(default=5, ge=1)
+    gateway_pause_s: float = Field(default=30.0, gt=0)
     #: Base URL of this service as the gateway and citizens' browsers reach it (by
     #: default this host at payments' port).
     public_base_url: str = "http://127.0.0.1:8103"

@@ -1,6 +1,8 @@
 """Problems the payments endpoints answer (stable codes)."""
 
 from motcua.errors import Conflict, NotFound, Problem, Unprocessable
+from motcua_payments.gateway.adapter import GatewayError
+from motcua_payments.gateway.guarded import GatewayShed
 
 
 class AssessmentNotFound(NotFound):
@@ -43,6 +45,33 @@ class GatewayRejected(Problem):
     status = 502
     code = "gateway.rejected"
     title = "The payment gateway refused the request"
+
+
+class GatewayBusy(Problem):
+    status = 503
+    code = "gateway.busy"
+    title = "Every call payments makes at once to the payment gateway is in progress"
+
+
+class GatewayPaused(Problem):
+    status = 503
+    code = "gateway.paused"
+    title = "Calls to the payment gateway are paused after repeated failures"
+
+
+#: What a route that calls the gateway may answer about it.
+GATEWAY_PROBLEMS = (GatewayUnavailable, GatewayRejected, GatewayBusy, GatewayPaused)
+
+
+def gateway_problem(exc: GatewayError) -> Problem:
+    """The problem a failed gateway command is answered with: 503 with Retry-After when
+    the guard refused it (nothing was sent; ``motcua_payments.gateway.guarded``), 502
+    ``gateway.rejected`` when the platform refused it, else 502 ``gateway.unavailable``."""
+    if isinstance(exc, GatewayShed):
+        kind = GatewayBusy if exc.reason == "busy" else GatewayPaused
+        return kind(f"{exc}. Nothing was sent; retry after the delay given.",
+                    retry_after=exc.retry_after_s)
+    return (GatewayRejected if exc.rejected else GatewayUnavailable)(str(exc))
 
 
 class CallbackMalformed(Problem):

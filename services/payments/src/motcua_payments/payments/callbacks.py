@@ -29,8 +29,10 @@ from motcua_payments.errors import (
     CallbackUnconfirmed,
     CallbackUnknownReference,
     GatewayUnavailable,
+    gateway_problem,
 )
 from motcua_payments.gateway.adapter import GatewayError, GatewayNotice, NoticeRejected
+from motcua_payments.gateway.guarded import GatewayShed
 from motcua_payments.payments import service as payments
 from motcua_payments.payments.models import SETTLED, GatewayCallback, Payment
 
@@ -106,6 +108,8 @@ async def process(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsConte
     except GatewayError as exc:
         await _record(sessions, _row(channel, payload, "gateway_unavailable",
                                      detail=str(exc), **row))
+        if isinstance(exc, GatewayShed):
+            raise gateway_problem(exc) from exc
         raise GatewayUnavailable(f"QUERY failed, retry later: {exc}") from exc
 
     if truth.state == "paid":

@@ -16,19 +16,22 @@ from motcua.service import ANY_QUERY, RuntimeDep, SessionDep
 from motcua_payments import access
 from motcua_payments.context import ContextDep, PaymentsContext
 from motcua_payments.errors import (
+    GATEWAY_PROBLEMS,
     AssessmentNotFound,
     CallbackAmountMismatch,
     CallbackChecksumInvalid,
     CallbackMalformed,
     CallbackUnconfirmed,
     CallbackUnknownReference,
-    GatewayRejected,
+    GatewayBusy,
+    GatewayPaused,
     GatewayUnavailable,
     NothingToPay,
     PaymentAlreadyPending,
     PaymentAmountMismatch,
     PaymentNotCancellable,
     PaymentNotFound,
+    gateway_problem,
 )
 from motcua_payments.gateway.adapter import GatewayError
 from motcua_payments.payments import callbacks, service
@@ -66,7 +69,7 @@ async def _payment(session: AsyncSession, ctx: PaymentsContext, who: Principal,
 @router.post("/v1/payments", status_code=status.HTTP_201_CREATED, operation_id="requestPayment",
              response_model=PaymentRead,
              responses=problems(AssessmentNotFound, NothingToPay, PaymentAlreadyPending,
-                                PaymentAmountMismatch, GatewayUnavailable, GatewayRejected,
+                                PaymentAmountMismatch, *GATEWAY_PROBLEMS,
                                 IdempotencyKeyReused, NotAllowed, AgencyForbidden))
 async def request_payment(
     body: PaymentRequest, request: Request, session: SessionDep, ctx: ContextDep,
@@ -129,7 +132,7 @@ async def cancel_payment(
 
 @router.get("/v1/payments/{reference}/gateway-bill", operation_id="getGatewayBill",
             response_class=Response,
-            responses=problems(PaymentNotFound, GatewayUnavailable, AgencyForbidden))
+            responses=problems(PaymentNotFound, *GATEWAY_PROBLEMS, AgencyForbidden))
 async def gateway_bill(reference: str, session: SessionDep, ctx: ContextDep,
                        who: Reader) -> Response:
     """The gateway's own receipt of a paid transaction (GET_BILL), as PDF: the payer,
@@ -139,7 +142,7 @@ async def gateway_bill(reference: str, session: SessionDep, ctx: ContextDep,
     try:
         data = await ctx.gateway.get_bill(payment.reference)
     except GatewayError as exc:
-        raise (GatewayRejected if exc.rejected else GatewayUnavailable)(str(exc)) from exc
+        raise gateway_problem(exc) from exc
     return Response(data, media_type="application/pdf")
 
 
@@ -172,7 +175,8 @@ async def counter_payment(
 
 _CALLBACK_PROBLEMS = problems(CallbackMalformed, CallbackChecksumInvalid,
                               CallbackUnknownReference, CallbackAmountMismatch,
-                              CallbackUnconfirmed, GatewayUnavailable)
+                              CallbackUnconfirmed, GatewayUnavailable, GatewayBusy,
+                              GatewayPaused)
 
 
 @router.post("/v1/gateway/ipn", operation_id="gatewayIpn", responses=_CALLBACK_PROBLEMS,

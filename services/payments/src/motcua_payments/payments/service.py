@@ -29,13 +29,12 @@ from motcua.errors import FieldError
 from motcua.ids import new_id
 from motcua_payments.context import PaymentsContext
 from motcua_payments.errors import (
-    GatewayRejected,
-    GatewayUnavailable,
     NothingToPay,
     PaymentAlreadyPending,
     PaymentAmountMismatch,
     PaymentNotCancellable,
     PaymentNotFound,
+    gateway_problem,
 )
 from motcua_payments.fees import service as fees
 from motcua_payments.fees.models import DUE, RELEASED, Assessment
@@ -104,8 +103,7 @@ async def request_online(session: AsyncSession, ctx: PaymentsContext, *, dossier
     try:
         result = await ctx.gateway.init(order)
     except GatewayError as exc:
-        kind = GatewayRejected if exc.rejected else GatewayUnavailable
-        raise kind(str(exc)) from exc
+        raise gateway_problem(exc) from exc
     payment.payment_url = result.payment_url
     outbox.record(session, PaymentRequestedV1(
         payment_id=payment.id, reference=payment.reference, dossier_code=payment.dossier_code,

@@ -13,10 +13,10 @@ from motcua.service import RuntimeDep, SessionDep
 from motcua_payments import access
 from motcua_payments.context import ContextDep
 from motcua_payments.errors import (
-    GatewayRejected,
-    GatewayUnavailable,
+    GATEWAY_PROBLEMS,
     ReconciliationInProgress,
     ReconciliationNotFound,
+    gateway_problem,
 )
 from motcua_payments.gateway.adapter import GatewayError
 from motcua_payments.reconciliation import service
@@ -40,14 +40,16 @@ _DENIED = (NotAllowed, AgencyForbidden)
 @router.post("/early", operation_id="reconcileEarly", responses=problems(*_DENIED))
 async def reconcile_early(body: EarlyReconciliation, rt: RuntimeDep, ctx: ContextDep,
                           who: Reconciler) -> dict[str, int]:
-    """QUERY pending online payments now (the loop does it every few minutes).
-    Province-wide: services with ``payments.reconcile``, oversight auditors and admins."""
+    """QUERY pending online payments now (the loop does it every few minutes); counts
+    by outcome. ``deferred``: left for a later pass because the gateway's guard refused a
+    QUERY (paused or busy; nothing was sent). Province-wide: services with
+    ``payments.reconcile``, oversight auditors and admins."""
     access.ensure_oversees(who, ctx)
     return await service.early_pass(rt.sessions, ctx, older_than_s=body.older_than_s)
 
 
 @router.post("/statements", operation_id="reconcileStatement",
-             responses=problems(ReconciliationInProgress, GatewayUnavailable, GatewayRejected,
+             responses=problems(ReconciliationInProgress, *GATEWAY_PROBLEMS,
                                 *_DENIED))
 async def reconcile_statement(body: StatementReconciliation, rt: RuntimeDep, ctx: ContextDep,
                               session: SessionDep, who: Reconciler) -> ReconciliationRead:
@@ -57,7 +59,7 @@ async def reconcile_statement(body: StatementReconciliation, rt: RuntimeDep, ctx
     try:
         await service.run_statement(rt.sessions, ctx, body.date, rerun=body.rerun)
     except GatewayError as exc:
-        raise (GatewayRejected if exc.rejected else GatewayUnavailable)(str(exc)) from exc
+        raise gateway_problem(exc) from exc
     return await _read(session, ctx, body.date)
 
 

@@ -24,6 +24,7 @@ from motcua.logging import get_logger
 from motcua_payments.context import PaymentsContext
 from motcua_payments.errors import ReconciliationInProgress, ReconciliationNotFound
 from motcua_payments.gateway.adapter import GatewayError, StatementEntry
+from motcua_payments.gateway.guarded import GatewayShed
 from motcua_payments.gateway.wire import BUSINESS_TZ
 from motcua_payments.payments import service as payments
 from motcua_payments.payments.models import PENDING, SETTLED, Payment
@@ -65,16 +66,22 @@ async def early_pass(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsCo
         candidates = (await session.scalars(stmt.order_by(Payment.requested_at)
                                             .limit(limit))).all()
     counts = {"checked": 0, "settled": 0, "failed": 0, "expired": 0, "pending": 0,
-              "anomalies": 0, "errors": 0}
-    for payment_id in candidates:
+              "anomalies": 0, "errors": 0, "deferred": 0}
+    for i, payment_id in enumerate(candidates):
         if not await _claim(sessions, payment_id, now):
             continue  # another replica took it
-        counts["checked"] += 1
         try:
             outcome = await check_payment(sessions, ctx, payment_id)
+        except GatewayShed as exc:  # nothing sent: the rest waits for the next pass
+            await _release(sessions, payment_id)
+            counts["deferred"] = len(candidates) - i
+            log().info("early_reconcile_deferred", reason=exc.reason,
+                       payments=counts["deferred"])
+            break
         except GatewayError as exc:
             log().warning("early_reconcile_query_failed", payment_id=payment_id, error=str(exc))
             outcome = "errors"
+        counts["checked"] += 1
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
@@ -87,6 +94,12 @@ async def _claim(sessions: async_sessionmaker[AsyncSession], payment_id: str,
             or_(Payment.check_lease_until.is_(None), Payment.check_lease_until < now),
         ).values(check_lease_until=now + _LEASE))
         return result.rowcount == 1
+
+
+async def _release(sessions: async_sessionmaker[AsyncSession], payment_id: str) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(update(Payment).where(Payment.id == payment_id)
+                              .values(check_lease_until=None))
 
 
 async def check_payment(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsContext,
