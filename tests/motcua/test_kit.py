@@ -320,6 +320,47 @@ class TestInFlightLimit:
                                          {"service": "t"}) == 1
 
 
+    async def test_a_refused_request_is_labelled_shed_not_unmatched(self) -> None:
+        from prometheus_client import CollectorRegistry
+
+        from motcua.http import InFlightLimitMiddleware, MetricsMiddleware
+
+        release = asyncio.Event()
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await release.wait()
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        registry = CollectorRegistry()
+        stack = MetricsMiddleware(InFlightLimitMiddleware(app, limit=1, registry=registry,
+                                                          service="t"), registry, "t")
+
+        async def call() -> None:
+            async def send(message: dict[str, Any]) -> None:
+                pass
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            await stack({"type": "http", "path": "/x", "method": "GET", "headers": []},
+                        receive, send)
+
+        held = asyncio.create_task(call())
+        await wait_for(lambda: registry.get_sample_value(
+            "motcua_http_requests_in_flight", {"service": "t"}) == 1, what="one in flight")
+        await call()
+        release.set()
+        await held
+
+        def count(route: str, status: str) -> float | None:
+            return registry.get_sample_value("motcua_http_requests_total", {
+                "service": "t", "method": "GET", "route": route, "status": status})
+
+        assert count("shed", "503") == 1 and count("unmatched", "404") == 1
+        assert count("unmatched", "503") is None
+
+
 class TestLogRedaction:
     def test_personal_id_numbers_never_reach_a_log_line(self, capsys) -> None:
         configure_logging("INFO", json=True)

@@ -16,6 +16,8 @@ from motcua.logging import correlation_id_var, get_logger, request_id_var
 
 log = get_logger(__name__)
 
+#: Scope key set on a request the in-flight limit refused before routing.
+SHED = "motcua.shed"
 _ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 
@@ -153,6 +155,7 @@ class InFlightLimitMiddleware:
             return
         if self.in_flight >= self.limit:
             self._refused()
+            scope[SHED] = True  # for MetricsMiddleware: not routed, but not a 404
             await problem_response(ServiceBusy(
                 f"{self.limit} requests are already in progress, the most this service "
                 "takes at once: nothing was done. Retry after the delay given.",
@@ -207,7 +210,9 @@ class InFlightLimitMiddleware:
 
 
 class MetricsMiddleware:
-    """Count requests and time them per route template (never per raw path)."""
+    """Count requests and time them per route template (never per raw path): ``shed``
+    for those the in-flight limit refused before routing, ``unmatched`` for the rest that
+    matched no route."""
 
     def __init__(self, app: ASGIApp, registry: CollectorRegistry, service: str) -> None:
         self.app = app
@@ -233,7 +238,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = getattr(scope.get("route"), "path", None) or \
+                ("shed" if scope.get(SHED) else "unmatched")
             self.requests.labels(self.service, scope["method"], route, str(status["code"])).inc()
             self.latency.labels(self.service, scope["method"], route).observe(
                 time.perf_counter() - start)
