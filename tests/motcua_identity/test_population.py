@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from motcua.events import Envelope
@@ -178,3 +179,55 @@ class TestHttpAdapter:
         async with bridge.runtime.sessions() as session:
             rows = (await session.execute(select(PopulationLookup))).scalars().all()
         assert [r.outcome for r in rows] == ["failed"]
+
+    async def test_a_dead_population_database_is_paused_then_one_trial_resumes_it(
+            self, mesh: Mesh) -> None:
+        """Five failures in a row pause lookups: the next is refused at once, nothing
+        asked (still logged as failed); after the pause one trial lookup goes through."""
+        from motcua_identity.main import create_app
+        from tests.motcua_identity.helpers import CLIENTS
+
+        state = {"up": False, "asked": 0}
+
+        def database(request: httpx.Request) -> httpx.Response:
+            state["asked"] += 1
+            if not state["up"]:
+                return httpx.Response(502)
+            return httpx.Response(200, json={"SoDinhDanh": PID_AN, "HoVaTen": "Nguyễn Văn An",
+                                             "NgayThangNamSinh": "1995-03-02",
+                                             "GioiTinh": "1"})
+
+        await mesh.prepare("identity-bridge")
+        settings = mesh.settings("identity-bridge", service_clients=CLIENTS,
+                                 population_backend="http",
+                                 population_url="https://dancu.example/api")
+        bridge = await mesh.start("identity-bridge", app=create_app(
+            settings, population_transport=httpx.MockTransport(database)))
+        guard = bridge.app.state.identity.population.guard
+        now = [1000.0]
+        guard.clock = lambda: now[0]
+        token = await service_token(bridge, "intake")
+
+        async def look_up() -> httpx.Response:
+            return await bridge.client.post("/v1/population/lookups", headers=bearer(token),
+                                            json={"personal_id": PID_AN, "purpose": "prefill"})
+
+        for _ in range(5):
+            assert (await look_up()).json()["code"] == "population.unavailable"
+        refused = await look_up()
+        assert refused.status_code == 503 and refused.json()["code"] == "population.paused"
+        assert refused.headers["retry-after"] == "30" and state["asked"] == 5
+        state["up"] = True
+        now[0] += 30
+        found = await look_up()
+        assert found.status_code == 200 and found.json()["found"] is True
+        assert state["asked"] == 6 and guard.state == "closed"
+        async with bridge.runtime.sessions() as session:
+            rows = (await session.execute(select(PopulationLookup))).scalars().all()
+        assert sorted(r.outcome for r in rows) == ["failed"] * 6 + ["found"]
+        metrics = (await bridge.client.get("/metrics")).text
+        [pauses] = [s.value for f in text_string_to_metric_families(metrics) for s in f.samples
+                    if s.name == "motcua_guard_pauses_total"
+                    and s.labels == {"service": "identity-bridge",
+                                     "guard": "population_database"}]
+        assert pauses == 1

@@ -121,6 +121,13 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
     population_client_id: str = ""
     population_api_key: SecretStr | None = None
     population_timeout_s: float = 5.0
+    #: The guard in front of the http backend (motcua.guard): at most this many lookups
+    #: waiting at once (the next: 503 population.busy); after this many failures in a
+    #: row, lookups are refused for ``population_pause_s`` (503 population.paused), then
+    #: one trial lookup decides.
+    population_max_calls: int = Field(8, ge=1)
+    population_failures_to_pause: int = Field(5, ge=1)
+    population_pause_s: float = Field(30.0, gt=0)
     #: Synthetic citizens for the local registry (default: the bundled sample).
     population_registry_file: Path | None = None
     #: Population lookups allowed per actor per minute.

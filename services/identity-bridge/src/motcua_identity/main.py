@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from motcua.auth import TokenVerifier, use_verifier
 from motcua.config import ServiceSettings
+from motcua.guard import CallGuard
 from motcua.logging import get_logger
 from motcua.outbox import FaultHook
 from motcua.service import Runtime, create_service_app
@@ -27,9 +28,11 @@ from motcua_identity.keys.service import DatabaseKeys, KeyRing
 from motcua_identity.login.oidc import OidcClient
 from motcua_identity.login.router import router as login_router
 from motcua_identity.population.registry import (
+    GuardedPopulationRegistry,
     HttpPopulationRegistry,
     LocalPopulationRegistry,
     PopulationRegistry,
+    judge,
 )
 from motcua_identity.population.router import router as population_router
 from motcua_identity.tokens.router import router as tokens_router
@@ -44,10 +47,12 @@ def _population(settings: Settings,
     if settings.population_backend == "http":
         key = settings.population_api_key.get_secret_value() \
             if settings.population_api_key else None
-        return HttpPopulationRegistry(settings.population_url,
-                                      client_id=settings.population_client_id, api_key=key,
-                                      timeout_s=settings.population_timeout_s,
-                                      transport=transport)
+        guard = CallGuard("population_database", max_calls=settings.population_max_calls,
+                          failures_to_pause=settings.population_failures_to_pause,
+                          pause_s=settings.population_pause_s, judge=judge)
+        return GuardedPopulationRegistry(HttpPopulationRegistry(
+            settings.population_url, client_id=settings.population_client_id, api_key=key,
+            timeout_s=settings.population_timeout_s, transport=transport), guard)
     return LocalPopulationRegistry(settings.population_registry_file)
 
 
@@ -106,6 +111,8 @@ def create_app(settings: ServiceSettings | None = None, *,
         handlers=handlers(settings), background=[maintain_keys, backfill_documents],
         fault_hook=fault_hook)
     app.state.identity = ctx
+    if isinstance(ctx.population, GuardedPopulationRegistry):
+        app.state.http_registry.register(ctx.population.guard.collector(settings.service))
     # This service verifies tokens against its own database, not over HTTP.
     use_verifier(app, TokenVerifier(DatabaseKeys(lambda: app.state.runtime.sessions, ring),
                                     issuer=settings.resolved_auth_issuer(),

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import httpx
 
 from motcua.errors import Problem
+from motcua.guard import CallGuard, CallRefused
 
 SAMPLE = Path(__file__).with_name("sample_citizens.json")
 
@@ -35,6 +36,16 @@ class PopulationUnavailable(Problem):
     status = 503
     code = "population.unavailable"
     title = "The population database could not be reached"
+
+
+class PopulationBusy(PopulationUnavailable):
+    code = "population.busy"
+    title = "Every lookup this service makes at once is waiting for the population database"
+
+
+class PopulationPaused(PopulationUnavailable):
+    code = "population.paused"
+    title = "Lookups are paused after repeated failures of the population database"
 
 
 @dataclass(frozen=True)
@@ -131,3 +142,32 @@ class HttpPopulationRegistry:
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             raise PopulationUnavailable("the population database did not answer",
                                         retry_after=5) from exc
+
+
+def judge(exc: BaseException) -> bool | None:
+    """For the guard: PopulationUnavailable is the database failing; the rest is not its
+    doing."""
+    return True if isinstance(exc, PopulationUnavailable) else None
+
+
+class GuardedPopulationRegistry:
+    """A registry behind a :class:`motcua.guard.CallGuard`: a refused lookup is answered
+    503 ``population.busy`` or ``population.paused`` with Retry-After, nothing asked."""
+
+    def __init__(self, inner: PopulationRegistry, guard: CallGuard) -> None:
+        self.inner = inner
+        self.guard = guard
+        self.name = inner.name
+
+    async def find(self, personal_id: str, *, purpose: str,
+                   dossier_code: str | None) -> CitizenRecord | None:
+        """Ask the inner registry, if the guard lets the call through."""
+        try:
+            call = self.guard.call()
+        except CallRefused as exc:
+            kind = PopulationBusy if exc.reason == "busy" else PopulationPaused
+            raise kind(f"{exc}. Nothing was asked; retry after the delay given.",
+                       retry_after=exc.retry_after_s) from exc
+        async with call:
+            return await self.inner.find(personal_id, purpose=purpose,
+                                         dossier_code=dossier_code)

@@ -14,6 +14,7 @@ from motcua.idnumbers import mask
 from motcua.service import RuntimeDep, SessionDep
 from motcua_identity.context import IdentityDep
 from motcua_identity.population import service
+from motcua_identity.population.registry import PopulationBusy, PopulationPaused
 from motcua_identity.population.service import (
     LookupRateLimited,
     PersonalIdNotValid,
@@ -83,7 +84,7 @@ class LookupLogEntry(BaseModel):
 
 @router.post("/lookups", operation_id="lookUpCitizen",
              responses=problems(PersonalIdNotValid, LookupRateLimited, PopulationUnavailable,
-                                NotAllowed, AgencyForbidden))
+                                PopulationBusy, PopulationPaused, NotAllowed, AgencyForbidden))
 async def look_up(body: LookupCreate, rt: RuntimeDep, ctx: IdentityDep,
                   who: Annotated[Principal, require(
                       roles=["receptionist", "processor", "approver"],
