@@ -170,6 +170,21 @@ async def test_figures_for_prometheus() -> None:
                                          {**labels, "reason": reason}) == 1
 
 
+async def test_a_judge_that_raises_frees_the_place_and_the_trial() -> None:
+    clock = Clock()
+
+    def broken(exc: BaseException) -> bool | None:
+        raise RuntimeError("judge bug")
+
+    guard = CallGuard("outside", max_calls=1, failures_to_pause=1, pause_s=30, judge=broken,
+                      clock=clock)
+    with pytest.raises(RuntimeError):
+        async with guard.call():
+            raise Down()
+    assert guard.in_flight == 0 and guard.state == "closed"
+    assert await attempt(guard) == "ok"
+
+
 @pytest.mark.parametrize("bad", [{"max_calls": 0}, {"failures_to_pause": 0}, {"pause_s": 0}])
 def test_settings_that_would_refuse_everything_are_rejected(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):

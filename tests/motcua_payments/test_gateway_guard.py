@@ -69,6 +69,17 @@ async def restart_through(payments: Payments, platform: Platform, **overrides: A
     return payments.service.app.state.payments.gateway.guard
 
 
+async def pause_by_failing(payments: Payments, platform: Platform, dossier: str) -> None:
+    """Cut the platform, fail INIT for ``dossier`` until the guard pauses, mend it."""
+    await payments.receive(dossier)
+    platform.down = True
+    for _ in range(5):  # gateway_failures_to_pause
+        r = await payments.client.post("/v1/payments", json={"dossier_code": dossier},
+                                       headers=payments.owner)
+        assert r.json()["code"] == "gateway.unavailable"
+    platform.down = False
+
+
 async def guard_figures(payments: Payments) -> dict[str, float]:
     """The guard's samples as ``GET /metrics`` shows them, by name (and reason)."""
     text = (await payments.client.get("/metrics")).text
@@ -169,13 +180,8 @@ class TestGatewayGuard:
             refs.append((await request_payment(payments, dossier))["reference"])
             await payments.sim("POST", f"/sim/transactions/{refs[-1]}/completion",
                                json={"outcome": "paid", "notify": False})
-        await payments.receive("D-DEFER-3")
-        platform.down = True
-        for _ in range(5):
-            await payments.client.post("/v1/payments", json={"dossier_code": "D-DEFER-3"},
-                                       headers=payments.owner)
+        await pause_by_failing(payments, platform, "D-DEFER-3")
         assert guard.state == "paused"
-        platform.down = False
 
         async def early_pass() -> dict[str, int]:
             r = await payments.client.post("/v1/reconciliations/early",
@@ -194,3 +200,29 @@ class TestGatewayGuard:
         for reference in refs:
             r = await payments.client.get(f"/v1/payments/{reference}", headers=payments.owner)
             assert r.json()["status"] == "settled"
+
+    async def test_a_refused_statement_leaves_the_days_runs_as_they_were(
+            self, payments: Payments) -> None:
+        platform = Platform()
+        guard = await restart_through(payments, platform)
+        guard.clock = Clock()
+
+        async def reconcile(day: str, **body: Any) -> httpx.Response:
+            return await payments.client.post("/v1/reconciliations/statements",
+                                              json={"date": day, **body},
+                                              headers=payments.reconciler)
+
+        async def run_of(day: str) -> httpx.Response:
+            return await payments.client.get(f"/v1/reconciliations/statements/{day}",
+                                             headers=payments.reconciler)
+
+        done = await reconcile("2026-11-19")
+        assert done.status_code == 200 and done.json()["status"] == "completed"
+        await pause_by_failing(payments, platform, "D-STMT-1")
+        for day, body in (("2026-11-19", {"rerun": True}), ("2026-11-20", {})):
+            r = await reconcile(day, **body)
+            assert r.status_code == 503 and r.json()["code"] == "gateway.paused", r.text
+        assert platform.tried.count("STATEMENT") == 1  # the first day's only
+        again = (await run_of("2026-11-19")).json()
+        assert again["status"] == "completed" and again["attempts"] == done.json()["attempts"]
+        assert (await run_of("2026-11-20")).status_code == 404

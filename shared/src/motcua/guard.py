@@ -86,7 +86,8 @@ class CallGuard:
         return "trial" if self.trial_running else "paused"
 
     def call(self) -> _Call:
-        """Admit one call or raise :class:`CallRefused`."""
+        """Admit one call or raise :class:`CallRefused`. The call holds its place from
+        here: enter it at once (``async with guard.call():``), with no await between."""
         trial = False
         if self.paused_until is not None:
             left = self.paused_until - self.clock()
@@ -148,7 +149,11 @@ class _Call:
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._guard._ended(self._trial, False if exc is None else self._guard._judge(exc), exc)
+        failed: bool | None = None
+        try:
+            failed = False if exc is None else self._guard._judge(exc)
+        finally:  # a judge that raises must not keep the place (or the trial) for ever
+            self._guard._ended(self._trial, failed, exc)
 
 
 class _GuardCollector(Collector):

@@ -6,8 +6,10 @@ guard; checking a notification's checksum is local and does not. A refused call 
 answer 503 ``gateway.busy`` or ``gateway.paused`` with Retry-After (``errors.py``).
 
 What counts as the platform failing: a :class:`GatewayError` that is not a refusal
-(a timeout, a refused connection, a 5xx, an unreadable or unverifiable answer). A
-refusal (``rejected``) is an answer: the platform is up.
+(a timeout, a refused connection, a 5xx, an answer that cannot be parsed). Whatever the
+adapter marks ``rejected`` is an answer, and the platform is up: a refusal, and also an
+answer whose checksum fails or that does not match what was asked (the national adapter
+marks those ``rejected``: something answered, and waiting would not change it).
 """
 
 from __future__ import annotations

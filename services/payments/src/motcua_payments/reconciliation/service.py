@@ -73,7 +73,7 @@ async def early_pass(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsCo
         try:
             outcome = await check_payment(sessions, ctx, payment_id)
         except GatewayShed as exc:  # nothing sent: the rest waits for the next pass
-            await _release(sessions, payment_id)
+            await _release(sessions, payment_id, lease=now + _LEASE)
             counts["deferred"] = len(candidates) - i
             log().info("early_reconcile_deferred", reason=exc.reason,
                        payments=counts["deferred"])
@@ -96,10 +96,13 @@ async def _claim(sessions: async_sessionmaker[AsyncSession], payment_id: str,
         return result.rowcount == 1
 
 
-async def _release(sessions: async_sessionmaker[AsyncSession], payment_id: str) -> None:
+async def _release(sessions: async_sessionmaker[AsyncSession], payment_id: str, *,
+                   lease: datetime) -> None:
+    """Give back the check lease :func:`_claim` took (if it is still that one)."""
     async with sessions() as session, session.begin():
-        await session.execute(update(Payment).where(Payment.id == payment_id)
-                              .values(check_lease_until=None))
+        await session.execute(update(Payment).where(
+            Payment.id == payment_id, Payment.check_lease_until == lease,
+        ).values(check_lease_until=None))
 
 
 async def check_payment(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsContext,
@@ -142,13 +145,26 @@ def business_day_bounds(day: date) -> tuple[datetime, datetime]:
 
 async def run_statement(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsContext,
                         day: date, *, rerun: bool = False) -> ReconciliationRun:
-    """Reconcile the gateway's statement of ``day`` (claimed so one replica runs it)."""
-    run = await _claim_run(sessions, ctx, day, rerun=rerun)
+    """Reconcile the gateway's statement of ``day`` (claimed so one replica runs it).
+
+    A STATEMENT the gateway's guard refused (nothing sent) gives the claim back as it was:
+    the day's run is removed if this call created it, else restored.
+    """
+    run, before = await _claim_run(sessions, ctx, day, rerun=rerun)
     if run.status == COMPLETED and not rerun:
         return run
     try:
         entries = await ctx.gateway.statement(day)
         return await _write_report(sessions, ctx, run, day, entries)
+    except GatewayShed:
+        async with sessions() as session, session.begin():
+            mine = and_(ReconciliationRun.id == run.id,
+                        ReconciliationRun.attempts == run.attempts)
+            if before is None:
+                await session.execute(delete(ReconciliationRun).where(mine))
+            else:
+                await session.execute(update(ReconciliationRun).where(mine).values(**before))
+        raise
     except Exception as exc:
         async with sessions() as session, session.begin():
             await session.execute(update(ReconciliationRun).where(
@@ -160,14 +176,17 @@ async def run_statement(sessions: async_sessionmaker[AsyncSession], ctx: Payment
 
 
 async def _claim_run(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsContext,
-                     day: date, *, rerun: bool) -> ReconciliationRun:
+                     day: date, *, rerun: bool,
+                     ) -> tuple[ReconciliationRun, dict[str, Any] | None]:
+    """The day's run, claimed for this call (or completed), and what the claim changed
+    (None: it created the row)."""
     partner, key, now = ctx.gateway.partner_code, day.strftime("%Y%m%d"), utcnow()
     async with sessions() as session:
         done = await session.scalar(select(ReconciliationRun).where(
             ReconciliationRun.partner_code == partner, ReconciliationRun.statement_date == key,
             ReconciliationRun.status == COMPLETED))
     if done is not None and not rerun:
-        return done  # the usual case for the loop: checked without a failing INSERT
+        return done, None  # the usual case for the loop: checked without a failing INSERT
     try:
         async with sessions() as session, session.begin():
             run = ReconciliationRun(
@@ -175,7 +194,7 @@ async def _claim_run(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsCo
                 lease_until=now + _RUN_LEASE, attempts=1, started_at=now, matched=0,
                 missing_ours=0, missing_theirs=0, mismatched=0)
             session.add(run)
-        return run
+        return run, None
     except IntegrityError:
         pass  # the day's run exists: completed, running elsewhere, or to take over
     async with sessions() as session, session.begin():
@@ -184,7 +203,9 @@ async def _claim_run(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsCo
             ReconciliationRun.statement_date == key))
         assert run is not None
         if run.status == COMPLETED and not rerun:
-            return run
+            return run, None
+        before = {"status": run.status, "lease_until": run.lease_until,
+                  "attempts": run.attempts, "started_at": run.started_at, "error": run.error}
         taken = await session.execute(update(ReconciliationRun).where(
             ReconciliationRun.id == run.id, ReconciliationRun.attempts == run.attempts,
             or_(ReconciliationRun.status != RUNNING,
@@ -195,7 +216,7 @@ async def _claim_run(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsCo
             raise ReconciliationInProgress(f"{key} is being reconciled")
         run.attempts += 1
         run.status = RUNNING
-        return run
+        return run, before
 
 
 async def _write_report(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsContext,
