@@ -31,6 +31,7 @@ from motcua.auth import (
 )
 from motcua.errors import PROBLEM_JSON, install_problem_handlers
 from motcua.migrate import upgrade_async
+from motcua.testing import FakeClock
 
 ISSUER = "urn:motcua:H56:identity"
 AUDIENCE = "urn:motcua:H56:mesh"
@@ -79,14 +80,6 @@ class Issuer:
         key = key or self.key
         head = {"alg": "ES256", "kid": self.key.kid, "typ": "at+jwt"} | (header or {})
         return jwt.encode(head, self.claims(kind, **claims), key, algorithms=[head["alg"]])
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Jwks:
@@ -153,12 +146,12 @@ def jwks(issuer: Issuer) -> Jwks:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def source(jwks: Jwks, clock: Clock) -> JwksSource:
+def source(jwks: Jwks, clock: FakeClock) -> JwksSource:
     return JwksSource(JWKS_URL, transport=jwks.transport(), min_refresh_s=30, max_age_s=3600,
                       clock=clock)
 
@@ -408,9 +401,9 @@ class TestVerifiedTokens:
         monkeypatch.setattr(auth.jwt, "decode", counting)
         return seen
 
-    def _rig(self, issuer: Issuer, **kwargs: Any) -> tuple[TokenVerifier, Keys, Clock]:
+    def _rig(self, issuer: Issuer, **kwargs: Any) -> tuple[TokenVerifier, Keys, FakeClock]:
         """A verifier on :class:`Keys` whose clock starts at the current whole second."""
-        keys, clock = self.Keys(issuer), Clock()
+        keys, clock = self.Keys(issuer), FakeClock()
         clock.now = float(int(time.time()))
         return (TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, clock=clock, **kwargs),
                 keys, clock)

@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from motcua.guard import CallGuard, CallRefused
+from motcua.testing import FakeClock
 
 
 class Down(Exception):
@@ -27,15 +28,7 @@ def judge(exc: BaseException) -> bool | None:
     return None
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def new_guard(clock: Clock, **kw: int | float) -> CallGuard:
+def new_guard(clock: FakeClock, **kw: int | float) -> CallGuard:
     settings = {"max_calls": 4, "failures_to_pause": 3, "pause_s": 30.0, **kw}
     return CallGuard("outside", judge=judge, clock=clock, **settings)  # type: ignore[arg-type]
 
@@ -60,7 +53,7 @@ async def fail_until_paused(guard: CallGuard) -> None:
 
 
 async def test_failures_in_a_row_pause_calls_until_a_trial_answers() -> None:
-    clock = Clock()
+    clock = FakeClock()
     guard = new_guard(clock)
     assert [await attempt(guard, Down()) for _ in range(3)] == ["Down"] * 3
     assert guard.state == "paused"
@@ -75,7 +68,7 @@ async def test_failures_in_a_row_pause_calls_until_a_trial_answers() -> None:
 
 
 async def test_a_failed_trial_pauses_again_for_the_whole_pause() -> None:
-    clock = Clock()
+    clock = FakeClock()
     guard = new_guard(clock)
     await fail_until_paused(guard)
     clock.now += 30
@@ -85,7 +78,7 @@ async def test_a_failed_trial_pauses_again_for_the_whole_pause() -> None:
 
 
 async def test_only_one_trial_at_a_time() -> None:
-    clock = Clock()
+    clock = FakeClock()
     guard = new_guard(clock)
     await fail_until_paused(guard)
     clock.now += 30
@@ -99,7 +92,7 @@ async def test_only_one_trial_at_a_time() -> None:
 
 
 async def test_an_answer_that_is_a_refusal_clears_the_count() -> None:
-    guard = new_guard(Clock())
+    guard = new_guard(FakeClock())
     outcomes = [Down(), Down(), Refused(), Down(), Down()]
     assert [await attempt(guard, o) for o in outcomes] == \
         ["Down", "Down", "Refused", "Down", "Down"]
@@ -109,7 +102,7 @@ async def test_an_answer_that_is_a_refusal_clears_the_count() -> None:
 
 
 async def test_a_cancelled_trial_says_nothing_and_frees_the_trial() -> None:
-    clock = Clock()
+    clock = FakeClock()
     guard = new_guard(clock)
     await fail_until_paused(guard)
     clock.now += 30
@@ -120,14 +113,14 @@ async def test_a_cancelled_trial_says_nothing_and_frees_the_trial() -> None:
 
 
 async def test_an_unjudged_error_neither_counts_nor_clears() -> None:
-    guard = new_guard(Clock())
+    guard = new_guard(FakeClock())
     await attempt(guard, Down())
     assert await attempt(guard, KeyError("bug")) == "KeyError"
     assert guard.failures_in_a_row == 1
 
 
 async def test_calls_beyond_the_most_at_once_are_refused_at_once() -> None:
-    guard = new_guard(Clock(), max_calls=2)
+    guard = new_guard(FakeClock(), max_calls=2)
     first, second = guard.call(), guard.call()
     assert guard.in_flight == 2
     assert await attempt(guard) == "refused:busy:1"
@@ -140,7 +133,7 @@ async def test_calls_beyond_the_most_at_once_are_refused_at_once() -> None:
 
 
 async def test_a_call_answered_during_a_pause_ends_it() -> None:
-    clock = Clock()
+    clock = FakeClock()
     guard = new_guard(clock)
     slow = guard.call()  # admitted before the failures
     await fail_until_paused(guard)
@@ -151,7 +144,7 @@ async def test_a_call_answered_during_a_pause_ends_it() -> None:
 
 
 async def test_figures_for_prometheus() -> None:
-    clock = Clock()
+    clock = FakeClock()
     guard = new_guard(clock, max_calls=1)
     registry = CollectorRegistry()
     registry.register(guard.collector("payments"))
@@ -171,7 +164,7 @@ async def test_figures_for_prometheus() -> None:
 
 
 async def test_a_judge_that_raises_frees_the_place_and_the_trial() -> None:
-    clock = Clock()
+    clock = FakeClock()
 
     def broken(exc: BaseException) -> bool | None:
         raise RuntimeError("judge bug")
@@ -188,4 +181,4 @@ async def test_a_judge_that_raises_frees_the_place_and_the_trial() -> None:
 @pytest.mark.parametrize("bad", [{"max_calls": 0}, {"failures_to_pause": 0}, {"pause_s": 0}])
 def test_settings_that_would_refuse_everything_are_rejected(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
-        new_guard(Clock(), **bad)
+        new_guard(FakeClock(), **bad)

@@ -15,17 +15,7 @@ from nats.js.api import StorageType, StreamConfig
 
 from motcua.cli import Keeper
 from motcua.natsserver import NatsServer, free_port, port_open
-from motcua.testing import wait_for
-
-
-class Clock:
-    """The keeper's clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from motcua.testing import FakeClock, wait_for
 
 
 def _sleeper() -> subprocess.Popen[bytes]:
@@ -33,8 +23,8 @@ def _sleeper() -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture
-def keeper() -> Iterator[tuple[Keeper, Clock, list[str]]]:
-    clock, said = Clock(), list[str]()
+def keeper() -> Iterator[tuple[Keeper, FakeClock, list[str]]]:
+    clock, said = FakeClock(), list[str]()
     keeper = Keeper(say=said.append, clock=clock)
     yield keeper, clock, said
     for child in keeper.children.values():
@@ -44,7 +34,7 @@ def keeper() -> Iterator[tuple[Keeper, Clock, list[str]]]:
 
 
 async def test_a_killed_nats_server_comes_back_with_its_stream(
-        tmp_path: Path, keeper: tuple[Keeper, Clock, list[str]]) -> None:
+        tmp_path: Path, keeper: tuple[Keeper, FakeClock, list[str]]) -> None:
     keeper_, clock, said = keeper
     server = NatsServer(tmp_path / "nats", free_port(), own_process_group=True)
     keeper_.keep("nats-server", server.start().process, server.restart)  # as `up` does
@@ -83,7 +73,7 @@ async def test_a_killed_nats_server_comes_back_with_its_stream(
 
 
 def test_a_child_that_exits_is_started_again_at_most_once_per_interval(
-        keeper: tuple[Keeper, Clock, list[str]]) -> None:
+        keeper: tuple[Keeper, FakeClock, list[str]]) -> None:
     keeper_, clock, said = keeper
     keeper_.run("intake", _sleeper)
     first = keeper_.children["intake"]
@@ -106,7 +96,7 @@ def test_a_child_that_exits_is_started_again_at_most_once_per_interval(
 
 
 def test_a_start_that_fails_is_tried_again_and_told_once(
-        keeper: tuple[Keeper, Clock, list[str]]) -> None:
+        keeper: tuple[Keeper, FakeClock, list[str]]) -> None:
     keeper_, clock, said = keeper
     starts: list[str] = []
 
@@ -131,7 +121,7 @@ def test_a_start_that_fails_is_tried_again_and_told_once(
 
 
 def test_nothing_is_started_again_once_up_is_stopping(
-        keeper: tuple[Keeper, Clock, list[str]]) -> None:
+        keeper: tuple[Keeper, FakeClock, list[str]]) -> None:
     keeper_, clock, said = keeper
     keeper_.run("intake", _sleeper)
     first = keeper_.children["intake"]

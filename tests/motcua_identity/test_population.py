@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from motcua.events import Envelope
-from motcua.testing import Mesh, wait_for
+from motcua.testing import FakeClock, Mesh, wait_for
 from motcua_identity.population.models import PopulationLookup
 from motcua_identity.population.registry import HttpPopulationRegistry, PopulationUnavailable
 from tests.e2e.helpers import stream_messages
 from tests.motcua_identity.conftest import PID_AN, PID_BINH
 from tests.motcua_identity.helpers import ADMIN, bearer, service_token, sign_in, start_identity
+
+
+async def start_with_database(mesh: Mesh, database: Any) -> Any:
+    """identity-bridge with the http population backend, whose requests ``database``
+    (an httpx MockTransport handler) answers."""
+    from motcua_identity.main import create_app
+    from tests.motcua_identity.helpers import CLIENTS
+
+    await mesh.prepare("identity-bridge")
+    settings = mesh.settings("identity-bridge", service_clients=CLIENTS,
+                             population_backend="http",
+                             population_url="https://dancu.example/api")
+    return await mesh.start("identity-bridge", app=create_app(
+        settings, population_transport=httpx.MockTransport(database)))
 
 
 async def officer_token(bridge, agency: str, roles: list[str]) -> str:
@@ -160,16 +175,7 @@ class TestHttpAdapter:
         def down(request: httpx.Request) -> httpx.Response:
             return httpx.Response(502)
 
-        from motcua_identity.main import create_app
-
-        await mesh.prepare("identity-bridge")
-        from tests.motcua_identity.helpers import CLIENTS
-
-        settings = mesh.settings("identity-bridge", service_clients=CLIENTS,
-                                 population_backend="http",
-                                 population_url="https://dancu.example/api")
-        bridge = await mesh.start("identity-bridge", app=create_app(
-            settings, population_transport=httpx.MockTransport(down)))
+        bridge = await start_with_database(mesh, down)
         token = await service_token(bridge, "intake")
         response = await bridge.client.post("/v1/population/lookups", headers=bearer(token),
                                             json={"personal_id": PID_AN,
@@ -184,9 +190,6 @@ class TestHttpAdapter:
             self, mesh: Mesh) -> None:
         """Five failures in a row pause lookups: the next is refused at once, nothing
         asked (still logged as failed); after the pause one trial lookup goes through."""
-        from motcua_identity.main import create_app
-        from tests.motcua_identity.helpers import CLIENTS
-
         state = {"up": False, "asked": 0}
 
         def database(request: httpx.Request) -> httpx.Response:
@@ -197,15 +200,9 @@ class TestHttpAdapter:
                                              "NgayThangNamSinh": "1995-03-02",
                                              "GioiTinh": "1"})
 
-        await mesh.prepare("identity-bridge")
-        settings = mesh.settings("identity-bridge", service_clients=CLIENTS,
-                                 population_backend="http",
-                                 population_url="https://dancu.example/api")
-        bridge = await mesh.start("identity-bridge", app=create_app(
-            settings, population_transport=httpx.MockTransport(database)))
+        bridge = await start_with_database(mesh, database)
         guard = bridge.app.state.identity.population.guard
-        now = [1000.0]
-        guard.clock = lambda: now[0]
+        guard.clock = clock = FakeClock()
         token = await service_token(bridge, "intake")
 
         async def look_up() -> httpx.Response:
@@ -218,7 +215,7 @@ class TestHttpAdapter:
         assert refused.status_code == 503 and refused.json()["code"] == "population.paused"
         assert refused.headers["retry-after"] == "30" and state["asked"] == 5
         state["up"] = True
-        now[0] += 30
+        clock.now += 30
         found = await look_up()
         assert found.status_code == 200 and found.json()["found"] is True
         assert state["asked"] == 6 and guard.state == "closed"

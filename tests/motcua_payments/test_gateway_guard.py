@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from motcua.testing import wait_for
+from motcua.testing import FakeClock, wait_for
 from motcua_payments.gateway.national import NationalPlatformGateway
 from tests.motcua_payments.conftest import Payments
 from tests.motcua_payments.test_callbacks import request_payment
@@ -49,14 +49,6 @@ class Platform(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.real.aclose()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def restart_through(payments: Payments, platform: Platform, **overrides: Any) -> Any:
@@ -93,7 +85,7 @@ class TestGatewayGuard:
             self, payments: Payments) -> None:
         platform = Platform()
         guard = await restart_through(payments, platform)
-        guard.clock = clock = Clock()
+        guard.clock = clock = FakeClock()
         dossier = "D-PAUSE-1"
         await payments.receive(dossier)
         platform.down = True
@@ -173,7 +165,7 @@ class TestGatewayGuard:
             self, payments: Payments) -> None:
         platform = Platform()
         guard = await restart_through(payments, platform)
-        guard.clock = clock = Clock()
+        guard.clock = clock = FakeClock()
         refs = []
         for dossier in ("D-DEFER-1", "D-DEFER-2"):
             await payments.receive(dossier)
@@ -205,7 +197,7 @@ class TestGatewayGuard:
             self, payments: Payments) -> None:
         platform = Platform()
         guard = await restart_through(payments, platform)
-        guard.clock = Clock()
+        guard.clock = FakeClock()
 
         async def reconcile(day: str, **body: Any) -> httpx.Response:
             return await payments.client.post("/v1/reconciliations/statements",

@@ -284,6 +284,17 @@ class Mesh:
                 await self.stop(name)
 
 
+class FakeClock:
+    """A monotonic clock (seconds) the test moves by hand: ``clock.now += 30``. For the
+    ``clock`` seams of guards, rate limits and caches."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @contextlib.contextmanager
 def counting_tasks() -> Iterator[list[int]]:
     """Count the asyncio tasks the running loop creates in the block (``[count]``): how

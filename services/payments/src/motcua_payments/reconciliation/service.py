@@ -68,12 +68,13 @@ async def early_pass(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsCo
     counts = {"checked": 0, "settled": 0, "failed": 0, "expired": 0, "pending": 0,
               "anomalies": 0, "errors": 0, "deferred": 0}
     for i, payment_id in enumerate(candidates):
-        if not await _claim(sessions, payment_id, now):
+        lease = await _claim(sessions, payment_id, now)
+        if lease is None:
             continue  # another replica took it
         try:
             outcome = await check_payment(sessions, ctx, payment_id)
         except GatewayShed as exc:  # nothing sent: the rest waits for the next pass
-            await _release(sessions, payment_id, lease=now + _LEASE)
+            await _release(sessions, payment_id, lease)
             counts["deferred"] = len(candidates) - i
             log().info("early_reconcile_deferred", reason=exc.reason,
                        payments=counts["deferred"])
@@ -87,16 +88,18 @@ async def early_pass(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsCo
 
 
 async def _claim(sessions: async_sessionmaker[AsyncSession], payment_id: str,
-                 now: datetime) -> bool:
+                 now: datetime) -> datetime | None:
+    """Lease the payment for a check; the lease's end, None if another has it."""
+    lease = now + _LEASE
     async with sessions() as session, session.begin():
         result = await session.execute(update(Payment).where(
             Payment.id == payment_id, Payment.status == PENDING,
             or_(Payment.check_lease_until.is_(None), Payment.check_lease_until < now),
-        ).values(check_lease_until=now + _LEASE))
-        return result.rowcount == 1
+        ).values(check_lease_until=lease))
+        return lease if result.rowcount == 1 else None
 
 
-async def _release(sessions: async_sessionmaker[AsyncSession], payment_id: str, *,
+async def _release(sessions: async_sessionmaker[AsyncSession], payment_id: str,
                    lease: datetime) -> None:
     """Give back the check lease :func:`_claim` took (if it is still that one)."""
     async with sessions() as session, session.begin():
