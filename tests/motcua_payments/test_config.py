@@ -55,3 +55,12 @@ def test_an_address_set_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     assert payments.public_base_url == "http://127.0.0.1:9103"
     assert IntakeSettings().public_base_url == "https://dichvucong.example.gov.vn"
     assert SimulatorSettings().default_ipn_url == "http://payments/ipn"
+
+
+def test_the_init_grace_must_outlast_the_gateway_timeout() -> None:
+    """An unsent payment is discarded after ``payment_init_grace_s``; a grace shorter than
+    an INIT may take (2 × the timeout) and the database waits around it (30 s) would
+    discard payments whose INIT is still on its way."""
+    assert Settings(gateway_timeout_s=10, payment_init_grace_s=50).payment_init_grace_s == 50
+    with pytest.raises(ValueError, match="payment_init_grace_s"):
+        Settings(gateway_timeout_s=10, payment_init_grace_s=49)

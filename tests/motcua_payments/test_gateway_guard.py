@@ -2,8 +2,8 @@
 
 Payments talks to the simulator over real HTTP through :class:`Platform`, its own HTTP
 transport, which a test can cut (every command fails to connect, as when the platform is
-down) or hold (QUERYs wait, as when it is slow), and which lists every command that
-reached it.
+down) or hold (QUERYs, or the commands it names, wait, as when it is slow), and which lists
+every command that reached it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ class Platform(httpx.AsyncBaseTransport):
     def __init__(self) -> None:
         self.real = httpx.AsyncHTTPTransport()
         self.down = False
-        self.hold: asyncio.Event | None = None  # while set to an unset event, QUERYs wait
+        self.hold: asyncio.Event | None = None  # while set to an unset event, these wait:
+        self.held = {"QUERY"}
         self.holding = 0
         self.tried: list[str] = []  # MaLenh of every command payments tried to send
 
@@ -39,7 +40,7 @@ class Platform(httpx.AsyncBaseTransport):
         if self.down:
             raise httpx.ConnectError("connection refused (the test cut the platform)",
                                      request=request)
-        if command == "QUERY" and self.hold is not None:
+        if command in self.held and self.hold is not None:
             self.holding += 1
             try:
                 await self.hold.wait()

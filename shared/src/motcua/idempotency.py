@@ -3,7 +3,9 @@
 Same key and same body → the original response; same key and a different body → 409.
 The remembered response is written in the request's own transaction, so it exists if
 and only if the effect was committed. Two concurrent requests with one key meet at the
-primary key: the loser's commit fails and it answers 409 ``idempotency.in_progress``.
+primary key: the loser's commit fails and it answers 409 ``idempotency.in_progress``
+(payments' ``POST /v1/payments``, which commits before and after the gateway's INIT,
+answers ``payment.already_pending`` to the loser, docs/payments.md).
 """
 
 from __future__ import annotations

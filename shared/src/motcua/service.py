@@ -99,9 +99,17 @@ async def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, committed before the response is sent."""
-    async with request.app.state.runtime.sessions() as session:
+@asynccontextmanager
+async def request_transaction(sessions: async_sessionmaker[AsyncSession]
+                              ) -> AsyncIterator[AsyncSession]:
+    """One transaction of a request, committed when the block ends, with the answers a
+    request gives for what can go wrong at the commit.
+
+    :func:`get_session` (``SessionDep``) is one of these for the whole request; a handler
+    that must not hold a transaction while it waits for an outside system (payments'
+    INIT) opens its own, one before and one after the wait.
+    """
+    async with sessions() as session:
         committing = False
         try:
             async with session.begin():
@@ -118,6 +126,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             if committing and exc.connection_invalidated:
                 raise DatabaseOutcomeUnknown() from exc
             raise
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent."""
+    async with request_transaction(request.app.state.runtime.sessions) as session:
+        yield session
 
 
 #: Seconds this process spent in the cyclic garbage collector, per generation (timed by

@@ -44,6 +44,13 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
     early_reconcile_after_s: float = 300.0
     #: How often the reconciliation loop wakes up.
     reconcile_poll_s: float = 60.0
+    #: An online payment is written before its INIT is sent and confirmed (its URL and
+    #: event recorded) after the answer, with no transaction open while the platform is
+    #: waited for. One still without a URL this long after it was requested was never
+    #: confirmed (payments stopped in between): it is discarded, which frees the
+    #: dossier's pending slot. Until then another request for the dossier gets 409
+    #: payment.already_pending with Retry-After. At least 2 × ``gateway_timeout_s`` + 30 s.
+    payment_init_grace_s: float = Field(default=120.0, gt=0)
     #: An unpaid online payment request expires (fails) after this long.
     payment_expiry_s: float = 24 * 3600.0
     #: Daily statement reconciliation of the previous business day, at this local time.
@@ -61,6 +68,16 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
     #: provincial Department of Finance. JSON list; empty: only services with the scope
     #: ``payments.reconcile`` see payments province-wide.
     oversight_agencies: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _grace_beyond_timeout(self) -> Settings:
+        # INIT is given up after 2 × gateway_timeout_s; 30 s more covers the waits for a
+        # database connection before and after it.
+        least = 2 * self.gateway_timeout_s + 30
+        if self.payment_init_grace_s < least:
+            raise ValueError(f"payment_init_grace_s ({self.payment_init_grace_s}) must be at "
+                             f"least 2 × gateway_timeout_s + 30 s ({least})")
+        return self
 
     @model_validator(mode="after")
     def _at_configured_ports(self) -> Settings:

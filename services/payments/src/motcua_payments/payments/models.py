@@ -66,6 +66,12 @@ class Payment(Base):
         """Paid through a gateway (the only kind that counts as online payment)."""
         return self.method == "gateway"
 
+    @property
+    def unsent(self) -> bool:
+        """An online request written but not yet confirmed by the gateway's answer to its
+        INIT: no URL, no event (``payments.service.start_online``)."""
+        return self.online and self.status == PENDING and self.payment_url is None
+
     def settle(self, *, transaction_id: str | None, paid_at: datetime, via: str,
                at: datetime) -> None:
         """Mark the money received. Settling twice is a bug the caller must prevent."""

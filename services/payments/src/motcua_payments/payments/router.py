@@ -12,7 +12,7 @@ from motcua.auth import PUBLIC, AgencyForbidden, NotAllowed, Principal, require
 from motcua.errors import problems
 from motcua.idempotency import IdempotencyDep, IdempotencyKeyReused
 from motcua.pagination import OffsetQuery
-from motcua.service import ANY_QUERY, RuntimeDep, SessionDep
+from motcua.service import ANY_QUERY, RuntimeDep, SessionDep, request_transaction
 from motcua_payments import access
 from motcua_payments.context import ContextDep, PaymentsContext
 from motcua_payments.errors import (
@@ -72,7 +72,7 @@ async def _payment(session: AsyncSession, ctx: PaymentsContext, who: Principal,
                                 PaymentAmountMismatch, *GATEWAY_PROBLEMS,
                                 IdempotencyKeyReused, NotAllowed, AgencyForbidden))
 async def request_payment(
-    body: PaymentRequest, request: Request, session: SessionDep, ctx: ContextDep,
+    body: PaymentRequest, request: Request, rt: RuntimeDep, ctx: ContextDep,
     idem: IdempotencyDep,
     who: Annotated[Principal, require(kind=["citizen", "officer"], roles=["receptionist"])],
 ) -> PaymentRead | JSONResponse:
@@ -81,17 +81,39 @@ async def request_payment(
     The owner citizen, or a receptionist of the dossier's agency on the citizen's behalf
     (the citizen then opens the payment URL, e.g. as a QR code at the desk). Another
     citizen gets the 404 of an unknown dossier. Send an ``Idempotency-Key`` to retry safely.
+
+    Three steps, so that no transaction is open while the platform is waited for: the
+    payment is written (unsent), INIT is sent, its URL and event are recorded. If a step
+    fails the unsent payment is discarded (docs/payments.md, "No transaction waits for
+    the platform").
     """
-    access.ensure(who, ctx, await access.dossier(session, body.dossier_code),
-                  hidden=lambda: _no_assessment(body.dossier_code), roles=("receptionist",))
-    if (replayed := await idem.replay(session)) is not None:
-        return replayed
-    payment = await service.request_online(
-        session, ctx, dossier_code=body.dossier_code, amount_vnd=body.amount_vnd,
-        payer_name=body.payer_name, return_url=body.return_url, actor=who.subject,
-        client_ip=request.client.host if request.client else "127.0.0.1")
-    result = PaymentRead.model_validate(payment)
-    idem.remember(session, status.HTTP_201_CREATED, result)
+    async with request_transaction(rt.sessions) as session:
+        access.ensure(who, ctx, await access.dossier(session, body.dossier_code),
+                      hidden=lambda: _no_assessment(body.dossier_code), roles=("receptionist",))
+        if (replayed := await idem.replay(session)) is not None:
+            return replayed
+        unsent = await service.start_online(
+            session, ctx, dossier_code=body.dossier_code, amount_vnd=body.amount_vnd,
+            payer_name=body.payer_name, actor=who.subject)
+        order = service.init_order(ctx, unsent, return_url=body.return_url,
+                                   client_ip=request.client.host if request.client
+                                   else "127.0.0.1")
+        payment_id, dossier_code = unsent.id, unsent.dossier_code
+    try:
+        await ctx.fault("payment.unsent")
+        url = await service.send_init(ctx, order)
+        await ctx.fault("payment.initiated")
+        async with request_transaction(rt.sessions) as session:
+            payment = await service.confirm_online(session, ctx, payment_id=payment_id,
+                                                   dossier_code=dossier_code, payment_url=url)
+            await ctx.fault("payment.confirming")
+            result = PaymentRead.model_validate(payment)
+            idem.remember(session, status.HTTP_201_CREATED, result)
+    except BaseException:
+        # Not confirmed (or not known to be): free the dossier's slot now rather than
+        # after payment_init_grace_s; a no-op if the confirmation did commit.
+        await service.discard_unsent(rt.sessions, payment_id)
+        raise
     return result
 
 
@@ -133,14 +155,15 @@ async def cancel_payment(
 @router.get("/v1/payments/{reference}/gateway-bill", operation_id="getGatewayBill",
             response_class=Response,
             responses=problems(PaymentNotFound, *GATEWAY_PROBLEMS, AgencyForbidden))
-async def gateway_bill(reference: str, session: SessionDep, ctx: ContextDep,
+async def gateway_bill(reference: str, rt: RuntimeDep, ctx: ContextDep,
                        who: Reader) -> Response:
     """The gateway's own receipt of a paid transaction (GET_BILL), as PDF: the payer,
-    officers of the payment's agency, reader services."""
-    await _payment(session, ctx, who, reference)
-    payment = await service.get_by_reference(session, reference)
+    officers of the payment's agency, reader services. (Asked with no transaction open.)"""
+    async with request_transaction(rt.sessions) as session:
+        await _payment(session, ctx, who, reference)
+        await service.get_by_reference(session, reference)  # 404 if unknown
     try:
-        data = await ctx.gateway.get_bill(payment.reference)
+        data = await ctx.gateway.get_bill(reference)
     except GatewayError as exc:
         raise gateway_problem(exc) from exc
     return Response(data, media_type="application/pdf")

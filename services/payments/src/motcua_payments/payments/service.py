@@ -1,6 +1,8 @@
 """Payment use cases: request online, settle exactly once, pay at the counter, cancel, fail.
 
-Each function works in the caller's transaction and records its events there.
+Each function works in the caller's transaction and records its events there, except
+:func:`send_init`, which sends INIT with no transaction open, and :func:`discard_unsent`,
+which has its own.
 :func:`settle` is the only way money becomes settled (callback, browser return,
 reconciliation and counter all go through it): it takes the payment's row lock, refuses a
 second settlement, and writes the settlement, the assessment's totals, the receipt and
@@ -9,11 +11,14 @@ the events in one transaction — so a crash leaves either all of it or none of 
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+import contextlib
+import math
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from motcua import outbox
 from motcua.contracts.payments import (
@@ -27,8 +32,10 @@ from motcua.contracts.payments import (
 from motcua.db import utcnow
 from motcua.errors import FieldError
 from motcua.ids import new_id
+from motcua.logging import get_logger
 from motcua_payments.context import PaymentsContext
 from motcua_payments.errors import (
+    GatewayUnavailable,
     NothingToPay,
     PaymentAlreadyPending,
     PaymentAmountMismatch,
@@ -63,26 +70,38 @@ def _payable(assessment: Assessment, amount_vnd: int | None) -> int:
     return outstanding
 
 
-async def request_online(session: AsyncSession, ctx: PaymentsContext, *, dossier_code: str,
-                         amount_vnd: int | None, payer_name: str | None,
-                         return_url: str | None, client_ip: str,
-                         actor: str | None = None) -> Payment:
-    """Create an online payment and INIT it at the gateway; the answer carries its URL.
+async def start_online(session: AsyncSession, ctx: PaymentsContext, *, dossier_code: str,
+                       amount_vnd: int | None, payer_name: str | None,
+                       actor: str | None = None) -> Payment:
+    """First step of an online payment: write it, unsent (no URL, no event), taking the
+    dossier's one pending slot. Commit before sending its INIT (:func:`send_init`), so
+    that no transaction waits for the platform; :func:`confirm_online` records the answer.
 
-    ``actor`` is who asked (the citizen, or an officer on the citizen's behalf).
-
-    The row is written (and its one-pending-per-dossier slot taken) before the gateway is
-    called; if INIT fails the transaction rolls back and nothing stays half-written.
+    ``actor`` is who asked (the citizen, or an officer on the citizen's behalf). Another
+    request for the dossier meanwhile gets 409 ``payment.already_pending`` (with
+    ``Retry-After`` while the other is unsent). An unsent payment older than
+    ``payment_init_grace_s`` was never confirmed and is discarded here.
     """
     assessment = await fees.get_by_dossier(session, dossier_code, for_update=True)
     amount = _payable(assessment, amount_vnd)
+    now = utcnow()
     pending = await session.scalar(select(Payment).where(
         Payment.assessment_id == assessment.id, Payment.status == PENDING))
+    if pending is not None and pending.unsent:
+        pending = await _lock_unsent(session, pending)
+    if pending is not None and pending.unsent:
+        left = ctx.settings.payment_init_grace_s - (now - pending.requested_at).total_seconds()
+        if left > 0:
+            raise PaymentAlreadyPending(
+                f"payment {pending.reference} is being sent to the gateway; retry shortly",
+                reference=pending.reference, payment_url=None,
+                retry_after=math.ceil(min(left, ctx.settings.gateway_timeout_s)))
+        await _discard(session, [pending.id])
+        pending = None
     if pending is not None:
         raise PaymentAlreadyPending(
             f"payment {pending.reference} is pending; cancel it or pay at {pending.payment_url}",
             reference=pending.reference, payment_url=pending.payment_url)
-    now = utcnow()
     payment = Payment(
         id=new_id(), reference=new_reference(), assessment_id=assessment.id,
         dossier_code=assessment.dossier_code, agency_code=assessment.agency_code,
@@ -94,23 +113,106 @@ async def request_online(session: AsyncSession, ctx: PaymentsContext, *, dossier
     except IntegrityError as exc:  # a concurrent request took the pending slot
         raise PaymentAlreadyPending("another payment request for this dossier is pending") \
             from exc
+    return payment
+
+
+def init_order(ctx: PaymentsContext, payment: Payment, *, client_ip: str,
+               return_url: str | None) -> InitOrder:
+    """The INIT command for an unsent payment."""
     base = ctx.settings.public_base_url.rstrip("/")
-    order = InitOrder(
-        reference=payment.reference, amount_vnd=amount,
-        description=f"Thanh toan phi, le phi ho so {assessment.dossier_code}",
-        client_ip=client_ip, at=now, notify_url=f"{base}/v1/gateway/ipn",
+    return InitOrder(
+        reference=payment.reference, amount_vnd=payment.amount_vnd,
+        description=f"Thanh toan phi, le phi ho so {payment.dossier_code}",
+        client_ip=client_ip, at=payment.requested_at, notify_url=f"{base}/v1/gateway/ipn",
         return_url=return_url or f"{base}/v1/gateway/return")
+
+
+async def send_init(ctx: PaymentsContext, order: InitOrder) -> str:
+    """Send INIT (with no transaction open: the caller holds none); the payment URL, or
+    the gateway's problem (also when it gave no answer within twice
+    ``gateway_timeout_s``). The caller discards the unsent payment if this raises."""
     try:
-        result = await ctx.gateway.init(order)
+        async with asyncio.timeout(2 * ctx.settings.gateway_timeout_s):
+            result = await ctx.gateway.init(order)
+    except TimeoutError as exc:
+        raise GatewayUnavailable("the payment gateway gave no answer to INIT in time") \
+            from exc
     except GatewayError as exc:
         raise gateway_problem(exc) from exc
-    payment.payment_url = result.payment_url
+    return result.payment_url
+
+
+async def discard_unsent(sessions: async_sessionmaker[AsyncSession], payment_id: str) -> None:
+    """Best effort, in its own transaction, shielded from the caller's cancellation:
+    discard a payment whose request failed before it was confirmed, so that its dossier's
+    slot is free at once rather than after ``payment_init_grace_s``. Changes nothing if
+    it was confirmed meanwhile; a failure is logged and left to the grace."""
+    async def discard() -> None:
+        async with sessions() as session, session.begin():
+            await _discard(session, [payment_id])
+
+    try:
+        await asyncio.shield(discard())
+    except Exception as exc:  # the database is what failed: the grace frees the slot
+        get_logger("motcua_payments.payments").warning(
+            "unsent_payment_not_discarded", payment_id=payment_id, error=str(exc))
+
+
+async def confirm_online(session: AsyncSession, ctx: PaymentsContext, *, payment_id: str,
+                         dossier_code: str, payment_url: str) -> Payment:
+    """Last step: record the gateway's URL and the ``payment.requested`` event.
+
+    If the payment is no longer unsent (the dossier was released meanwhile, or payments
+    discarded it after ``payment_init_grace_s``): 409 ``assessment.nothing_to_pay`` when
+    nothing is outstanding any more, else 502 ``gateway.unavailable`` (ask again).
+    """
+    payment = await session.scalar(select(Payment).where(Payment.id == payment_id)
+                                   .with_for_update())
+    if payment is None or not payment.unsent:
+        assessment = await fees.get_by_dossier(session, dossier_code, missing_ok=True)
+        if assessment is not None and (assessment.status != DUE
+                                       or assessment.outstanding_vnd <= 0):
+            raise NothingToPay(f"dossier {assessment.dossier_code} has nothing outstanding "
+                               f"any more (assessment {assessment.status})")
+        raise GatewayUnavailable("the gateway answered after payments had given up on this "
+                                 "request; ask for the payment again")
+    payment.payment_url = payment_url
     outbox.record(session, PaymentRequestedV1(
         payment_id=payment.id, reference=payment.reference, dossier_code=payment.dossier_code,
-        agency_code=payment.agency_code, amount_vnd=amount, occurred_at=now),
-        province=ctx.province, key=payment.dossier_code)
+        agency_code=payment.agency_code, amount_vnd=payment.amount_vnd,
+        occurred_at=payment.requested_at), province=ctx.province, key=payment.dossier_code)
     await session.flush()
     return payment
+
+
+async def _discard(session: AsyncSession, payment_ids: list[str]) -> int:
+    """Delete unsent payments (nothing else refers to one and no event named it); how many
+    were still unsent."""
+    if not payment_ids:
+        return 0
+    result = await session.execute(delete(Payment).where(
+        Payment.id.in_(payment_ids), Payment.method == "gateway", Payment.status == PENDING,
+        Payment.payment_url.is_(None)))
+    return result.rowcount
+
+
+async def _lock_unsent(session: AsyncSession, payment: Payment) -> Payment | None:
+    """``payment`` (read unsent) locked and read again: a confirmation may have committed
+    in between (then it has its URL), or a discard (then None). Only unsent payments are
+    locked after their assessment: they are never settled, which locks the other way."""
+    return await session.scalar(select(Payment).where(Payment.id == payment.id, Payment.status
+                                                      == PENDING).with_for_update()
+                                .execution_options(populate_existing=True))
+
+
+async def discard_abandoned(session: AsyncSession, ctx: PaymentsContext) -> int:
+    """Discard unsent payments older than ``payment_init_grace_s`` (payments stopped
+    between writing one and confirming it); how many."""
+    cutoff = utcnow() - timedelta(seconds=ctx.settings.payment_init_grace_s)
+    ids = (await session.scalars(select(Payment.id).where(
+        Payment.method == "gateway", Payment.status == PENDING,
+        Payment.payment_url.is_(None), Payment.requested_at < cutoff))).all()
+    return await _discard(session, list(ids))
 
 
 async def settle(session: AsyncSession, ctx: PaymentsContext, payment_id: str, *,
@@ -194,6 +296,9 @@ async def cancel(session: AsyncSession, ctx: PaymentsContext, reference: str, *,
                  actor: str) -> Payment:
     """Cancel a pending online payment request (the citizen may then start another)."""
     payment = await get_by_reference(session, reference, for_update=True)
+    if payment.unsent:  # its INIT is on its way: it gets a URL, or is discarded
+        raise PaymentNotCancellable(f"payment {reference} is being sent to the gateway; "
+                                    "retry shortly", retry_after=5)
     if not payment.cancel(reason, actor):
         raise PaymentNotCancellable(f"payment {reference} is {payment.status}")
     outbox.record(session, PaymentCancelledV1(
@@ -209,8 +314,9 @@ async def fail(session: AsyncSession, ctx: PaymentsContext, payment_id: str, *,
     """The gateway says a pending payment failed (or it expired); True if it changed."""
     payment = await session.scalar(select(Payment).where(Payment.id == payment_id)
                                    .with_for_update())
-    if payment is None or not payment.fail(code=code, status=EXPIRED if expired else "failed"):
-        return False
+    if payment is None or payment.unsent \
+            or not payment.fail(code=code, status=EXPIRED if expired else "failed"):
+        return False  # (an unsent payment is confirmed or discarded, not failed)
     outbox.record(session, PaymentFailedV1(
         payment_id=payment.id, reference=payment.reference, dossier_code=payment.dossier_code,
         agency_code=payment.agency_code, amount_vnd=payment.amount_vnd, occurred_at=utcnow(),
@@ -226,10 +332,20 @@ async def release_for_dossier(session: AsyncSession, ctx: PaymentsContext, dossi
                                            missing_ok=True)
     if assessment is None or assessment.status == RELEASED:
         return assessment
-    for payment in (await session.scalars(select(Payment).where(
-            Payment.assessment_id == assessment.id, Payment.status == PENDING))).all():
-        await cancel(session, ctx, payment.reference, reason=f"dossier {reason}",
-                     actor="system")
+    pending = (await session.scalars(select(Payment).where(
+        Payment.assessment_id == assessment.id, Payment.status == PENDING))).all()
+    await ctx.fault("release.pending_read")
+    for payment in pending:
+        if payment.unsent:
+            payment = await _lock_unsent(session, payment)
+            if payment is None:
+                continue
+        if payment.unsent:  # no event named it: it goes (its confirmation finds it gone)
+            await _discard(session, [payment.id])
+            continue
+        with contextlib.suppress(PaymentNotCancellable):  # settled or failed meanwhile
+            await cancel(session, ctx, payment.reference, reason=f"dossier {reason}",
+                         actor="system")
     refund_due = assessment.release(reason)
     now = utcnow()
     outbox.record(session, AssessmentReleasedV1(
@@ -248,8 +364,8 @@ async def get_by_reference(session: AsyncSession, reference: str, *,
                            for_update: bool = False) -> Payment:
     """A payment by its MaThamChieu, or PaymentNotFound."""
     stmt = select(Payment).where(Payment.reference == reference)
-    if for_update:
-        stmt = stmt.with_for_update()
+    if for_update:  # populate_existing: one read earlier in this session is refreshed
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     payment = await session.scalar(stmt)
     if payment is None:
         raise PaymentNotFound(f"no payment {reference}")

@@ -42,7 +42,9 @@ async def reconcile_early(body: EarlyReconciliation, rt: RuntimeDep, ctx: Contex
                           who: Reconciler) -> dict[str, int]:
     """QUERY pending online payments now (the loop does it every few minutes); counts
     by outcome. ``deferred``: left for a later pass because the gateway's guard refused a
-    QUERY (paused or busy; nothing was sent). Province-wide: services with
+    QUERY (paused or busy; nothing was sent); ``discarded``: payments written but never
+    confirmed (payments stopped while their INIT was on its way), removed after
+    ``payment_init_grace_s``. Province-wide: services with
     ``payments.reconcile``, oversight auditors and admins."""
     access.ensure_oversees(who, ctx)
     return await service.early_pass(rt.sessions, ctx, older_than_s=body.older_than_s)

@@ -51,12 +51,22 @@ _RUN_LEASE = timedelta(minutes=15)
 
 async def early_pass(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsContext, *,
                      older_than_s: float | None = None, limit: int = 50) -> dict[str, int]:
-    """QUERY online payments pending for longer than ``older_than_s``; settle, fail or expire."""
+    """QUERY online payments pending for longer than ``older_than_s``; settle, fail or expire.
+
+    First, unsent payments older than ``payment_init_grace_s`` are discarded
+    (``discarded``): payments stopped between writing one and confirming its INIT, so
+    nobody was given its URL and no event named it.
+    """
     now = utcnow()
     age = ctx.settings.early_reconcile_after_s if older_than_s is None else older_than_s
     recheck = timedelta(seconds=ctx.settings.reconcile_poll_s)
+    async with sessions() as session, session.begin():
+        discarded = await payments.discard_abandoned(session, ctx)
+    if discarded:
+        log().warning("unsent_payments_discarded", payments=discarded)
     stmt = select(Payment.id).where(
         Payment.status == PENDING, Payment.method == "gateway",
+        Payment.payment_url.is_not(None),
         Payment.requested_at <= now - timedelta(seconds=age),
         or_(Payment.check_lease_until.is_(None), Payment.check_lease_until < now))
     if older_than_s is None:  # the loop re-checks a payment once per poll; a manual pass now
@@ -66,9 +76,9 @@ async def early_pass(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsCo
         candidates = (await session.scalars(stmt.order_by(Payment.requested_at)
                                             .limit(limit))).all()
     counts = {"checked": 0, "settled": 0, "failed": 0, "expired": 0, "pending": 0,
-              "anomalies": 0, "errors": 0, "deferred": 0}
+              "anomalies": 0, "errors": 0, "deferred": 0, "discarded": discarded}
     for i, payment_id in enumerate(candidates):
-        lease = await _claim(sessions, payment_id, now)
+        lease = await _claim(sessions, payment_id)
         if lease is None:
             continue  # another replica took it
         try:
@@ -87,9 +97,11 @@ async def early_pass(sessions: async_sessionmaker[AsyncSession], ctx: PaymentsCo
     return counts
 
 
-async def _claim(sessions: async_sessionmaker[AsyncSession], payment_id: str,
-                 now: datetime) -> datetime | None:
-    """Lease the payment for a check; the lease's end, None if another has it."""
+async def _claim(sessions: async_sessionmaker[AsyncSession], payment_id: str
+                 ) -> datetime | None:
+    """Lease the payment for a check from now (not from the pass's start: late in a long
+    pass that lease would be over already); the lease's end, None if another has it."""
+    now = utcnow()
     lease = now + _LEASE
     async with sessions() as session, session.begin():
         result = await session.execute(update(Payment).where(
