@@ -3,10 +3,12 @@
 Each function works in the caller's transaction and records its events there, except
 :func:`send_init`, which sends INIT with no transaction open, and :func:`discard_unsent`,
 which has its own.
+
 :func:`settle` is the only way money becomes settled (callback, browser return,
-reconciliation and counter all go through it): it takes the payment's row lock, refuses a
-second settlement, and writes the settlement, the assessment's totals, the receipt and
-the events in one transaction — so a crash leaves either all of it or none of it.
+reconciliation and counter all go through it): it takes the row locks of the assessment
+and then of the payment (the order every path takes them), refuses a second settlement,
+and writes the settlement, the assessment's totals, the receipt and the events in one
+transaction — so a crash leaves either all of it or none of it.
 """
 
 from __future__ import annotations
@@ -222,15 +224,22 @@ async def settle(session: AsyncSession, ctx: PaymentsContext, payment_id: str, *
 
     Returns the payment and the new receipt (None when it was already settled).
     """
-    payment = await session.scalar(select(Payment).where(Payment.id == payment_id)
-                                   .with_for_update())
-    if payment is None:
+    assessment_id = await session.scalar(select(Payment.assessment_id).where(
+        Payment.id == payment_id))
+    if assessment_id is None:
         raise PaymentNotFound(f"no payment {payment_id}")
+    # Row locks in the order every path takes them, the assessment before its payments
+    # (a withdrawal cancelling this payment, a new request), so two never wait for each
+    # other. populate_existing: rows read earlier in this session are refreshed.
+    assessment = await session.scalar(select(Assessment).where(
+        Assessment.id == assessment_id).with_for_update()
+        .execution_options(populate_existing=True))
+    await ctx.fault("settlement.first_lock")
+    payment = await session.scalar(select(Payment).where(Payment.id == payment_id)
+                                   .with_for_update().execution_options(populate_existing=True))
+    assert assessment is not None and payment is not None
     if payment.status == SETTLED:
         return payment, None
-    assessment = await session.scalar(select(Assessment).where(
-        Assessment.id == payment.assessment_id).with_for_update())
-    assert assessment is not None
     now = utcnow()
     payment.settle(transaction_id=transaction_id, paid_at=paid_at, via=via, at=now)
     newly_settled = assessment.record_settlement(payment.amount_vnd, online=payment.online)
