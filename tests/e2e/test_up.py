@@ -115,8 +115,11 @@ async def test_up_serves_the_slice_survives_its_nats_server_and_stops_on_ctrl_c(
         [nats_pid] = up.nats_pids()
         os.kill(nats_pid, signal.SIGKILL)
         await submit()  # accepted while NATS is down: kept in intake's outbox
-        await wait_for(lambda: "nats-server exited with -9; restarting" in up.said(),
-                       what="up restarting its nats-server")
+        try:
+            await wait_for(lambda: "nats-server exited with -9; restarting" in up.said(),
+                           what="up restarting its nats-server")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; up said:\n{up.said()}") from exc
 
         async def both_counted() -> bool:
             return await counted() == 2

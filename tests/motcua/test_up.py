@@ -13,7 +13,7 @@ import nats
 import pytest
 from nats.js.api import StorageType, StreamConfig
 
-from motcua.cli import Keeper
+from motcua.cli import Keeper, _wait_ready
 from motcua.natsserver import NatsServer, free_port, port_open
 from motcua.testing import FakeClock, wait_for
 
@@ -132,3 +132,32 @@ def test_nothing_is_started_again_once_up_is_stopping(
     clock.now += Keeper.RESTART_AFTER_S
     keeper_.check()
     assert keeper_.children["intake"] is first and said == []
+
+
+def test_a_child_that_exits_while_up_waits_for_readiness_is_started_again(
+        keeper: tuple[Keeper, FakeClock, list[str]]) -> None:
+    """`motcua up` keeps its children from the start, not only once all were ready: a
+    nats-server killed while a service is still starting comes back."""
+
+    class NeverReady:
+        @staticmethod
+        def settings() -> object:
+            return type("S", (), {"resolved_port": staticmethod(free_port)})()
+
+    keeper_, clock, said = keeper
+    keeper_.run("nats-server", _sleeper)
+    first = keeper_.children["nats-server"]
+    first.kill()
+    first.wait()
+    clock.now += Keeper.RESTART_AFTER_S
+    rounds: list[None] = []
+
+    def tick() -> None:
+        rounds.append(None)
+        keeper_.check()
+
+    ready = _wait_ready({"intake": NeverReady}, timeout=60, stop=lambda: len(rounds) >= 2,
+                        tick=tick)
+    assert ready == {"intake": False}
+    assert said == ["nats-server exited with -9; restarting"]
+    assert keeper_.children["nats-server"].poll() is None

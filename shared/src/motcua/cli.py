@@ -414,7 +414,8 @@ def _up(args: argparse.Namespace) -> int:
 
         for name in (*services, *extras):
             keeper.run(name, lambda name=name: _start(name))
-        ready = _wait_ready(services, timeout=60, stop=lambda: keeper.stopped)
+        ready = _wait_ready(services, timeout=60, stop=lambda: keeper.stopped,
+                            tick=keeper.check)
         for name, spec in services.items():
             port = spec.settings().resolved_port()
             state = "ready" if ready.get(name) else "NOT READY (see logs)"
@@ -446,8 +447,10 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_ready(services: dict[str, Any], timeout: float,
-                stop: Callable[[], bool]) -> dict[str, bool]:
+def _wait_ready(services: dict[str, Any], timeout: float, stop: Callable[[], bool],
+                tick: Callable[[], None] = lambda: None) -> dict[str, bool]:
+    """Which services answered ``/readyz`` 200 within ``timeout``; ``tick`` runs at each
+    round (the keeper restarting a child that exited meanwhile)."""
     deadline = time.monotonic() + timeout
     ready = dict.fromkeys(services, False)
     with httpx.Client(timeout=2) as client:
@@ -460,6 +463,7 @@ def _wait_ready(services: dict[str, Any], timeout: float,
                     ready[name] = client.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
                 except httpx.HTTPError:
                     pass
+            tick()
             time.sleep(0.3)
     return ready
 
