@@ -26,6 +26,7 @@ from tests.e2e.helpers import stream_messages
 from tests.motcua_payments.conftest import Payments
 from tests.motcua_payments.test_callbacks import request_payment
 from tests.motcua_payments.test_gateway_guard import Platform, restart_through
+from tests.motcua_payments.test_lock_order import lock_waiters
 
 
 class Crash(Exception):
@@ -238,22 +239,20 @@ async def _status(payments: Payments, reference: str, status: str) -> bool:
 
 async def test_a_release_racing_the_confirmation_cancels_the_confirmed_payment(
         payments: Payments, backend: str) -> None:
-    """PostgreSQL: the withdrawal reads the payment as unsent while its confirmation (URL,
-    event) is written but not committed; it locks the row and reads it again before
-    deciding, so the payment the citizen was given is cancelled, not left pending. (On
-    SQLite one connection serialises the two.)"""
+    """PostgreSQL: the withdrawal comes while the payment's confirmation (URL, event) is
+    written but not committed; it waits for the payment's row lock and reads it afresh
+    before deciding, so the payment the citizen was given is cancelled, not left pending
+    or deleted. (On SQLite one connection serialises the two.)"""
     if backend == "sqlite":
         pytest.skip("SQLite's one connection serialises the confirmation and the release")
     dossier = "D-RACE-1"
     await payments.receive(dossier)
-    confirming, go, read = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    confirming, go = asyncio.Event(), asyncio.Event()
 
     async def fault(at: str) -> None:
         if at == "payment.confirming":  # URL and event written, row locked, not committed
             confirming.set()
             await go.wait()
-        elif at == "release.pending_read":
-            read.set()
 
     await payments.stop()
     await payments.start(fault=fault)
@@ -264,7 +263,7 @@ async def test_a_release_racing_the_confirmation_cancels_the_confirmed_payment(
         await payments.publish(DossierWithdrawnV1(
             dossier_code=dossier, agency_code=payments.agency, procedure_code="1.001193",
             status=7, occurred_at=utcnow()), key=dossier)
-        await asyncio.wait_for(read.wait(), 30)  # it saw the payment unsent
+        await wait_for(lambda: lock_waiters(payments), what="the release waiting for the row")
     finally:
         go.set()
     r = await asking

@@ -14,11 +14,11 @@ transaction — so a crash leaves either all of it or none of it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -87,10 +87,7 @@ async def start_online(session: AsyncSession, ctx: PaymentsContext, *, dossier_c
     assessment = await fees.get_by_dossier(session, dossier_code, for_update=True)
     amount = _payable(assessment, amount_vnd)
     now = utcnow()
-    pending = await session.scalar(select(Payment).where(
-        Payment.assessment_id == assessment.id, Payment.status == PENDING))
-    if pending is not None and pending.unsent:
-        pending = await _lock_unsent(session, pending)
+    pending = await session.scalar(_pending_of(assessment.id))
     if pending is not None and pending.unsent:
         left = ctx.settings.payment_init_grace_s - (now - pending.requested_at).total_seconds()
         if left > 0:
@@ -98,7 +95,7 @@ async def start_online(session: AsyncSession, ctx: PaymentsContext, *, dossier_c
                 f"payment {pending.reference} is being sent to the gateway; retry shortly",
                 reference=pending.reference, payment_url=None,
                 retry_after=math.ceil(min(left, ctx.settings.gateway_timeout_s)))
-        await _discard(session, [pending.id])
+        await _discard(session, Payment.id == pending.id)
         pending = None
     if pending is not None:
         raise PaymentAlreadyPending(
@@ -151,7 +148,7 @@ async def discard_unsent(sessions: async_sessionmaker[AsyncSession], payment_id:
     it was confirmed meanwhile; a failure is logged and left to the grace."""
     async def discard() -> None:
         async with sessions() as session, session.begin():
-            await _discard(session, [payment_id])
+            await _discard(session, Payment.id == payment_id)
 
     try:
         await asyncio.shield(discard())
@@ -187,34 +184,29 @@ async def confirm_online(session: AsyncSession, ctx: PaymentsContext, *, payment
     return payment
 
 
-async def _discard(session: AsyncSession, payment_ids: list[str]) -> int:
-    """Delete unsent payments (nothing else refers to one and no event named it); how many
-    were still unsent."""
-    if not payment_ids:
-        return 0
+def _pending_of(assessment_id: str) -> Select[tuple[Payment]]:
+    """The pending payments of an assessment, locked and read afresh (a confirmation or a
+    discard may have committed since this session last read one). Locked after the
+    assessment, as every path does."""
+    return select(Payment).where(
+        Payment.assessment_id == assessment_id, Payment.status == PENDING,
+    ).with_for_update().execution_options(populate_existing=True)
+
+
+async def _discard(session: AsyncSession, *where: Any) -> int:
+    """Delete the unsent payments that match ``where`` (nothing else refers to one and no
+    event named it); how many."""
     result = await session.execute(delete(Payment).where(
-        Payment.id.in_(payment_ids), Payment.method == "gateway", Payment.status == PENDING,
-        Payment.payment_url.is_(None)))
+        Payment.method == "gateway", Payment.status == PENDING,
+        Payment.payment_url.is_(None), *where))
     return result.rowcount
-
-
-async def _lock_unsent(session: AsyncSession, payment: Payment) -> Payment | None:
-    """``payment`` (read unsent) locked and read again: a confirmation may have committed
-    in between (then it has its URL), or a discard (then None). Only unsent payments are
-    locked after their assessment: they are never settled, which locks the other way."""
-    return await session.scalar(select(Payment).where(Payment.id == payment.id, Payment.status
-                                                      == PENDING).with_for_update()
-                                .execution_options(populate_existing=True))
 
 
 async def discard_abandoned(session: AsyncSession, ctx: PaymentsContext) -> int:
     """Discard unsent payments older than ``payment_init_grace_s`` (payments stopped
     between writing one and confirming it); how many."""
     cutoff = utcnow() - timedelta(seconds=ctx.settings.payment_init_grace_s)
-    ids = (await session.scalars(select(Payment.id).where(
-        Payment.method == "gateway", Payment.status == PENDING,
-        Payment.payment_url.is_(None), Payment.requested_at < cutoff))).all()
-    return await _discard(session, list(ids))
+    return await _discard(session, Payment.requested_at < cutoff)
 
 
 async def settle(session: AsyncSession, ctx: PaymentsContext, payment_id: str, *,
@@ -341,20 +333,14 @@ async def release_for_dossier(session: AsyncSession, ctx: PaymentsContext, dossi
                                            missing_ok=True)
     if assessment is None or assessment.status == RELEASED:
         return assessment
-    pending = (await session.scalars(select(Payment).where(
-        Payment.assessment_id == assessment.id, Payment.status == PENDING))).all()
+    pending = (await session.scalars(_pending_of(assessment.id))).all()
     await ctx.fault("release.pending_read")
     for payment in pending:
-        if payment.unsent:
-            payment = await _lock_unsent(session, payment)
-            if payment is None:
-                continue
         if payment.unsent:  # no event named it: it goes (its confirmation finds it gone)
-            await _discard(session, [payment.id])
+            await _discard(session, Payment.id == payment.id)
             continue
-        with contextlib.suppress(PaymentNotCancellable):  # settled or failed meanwhile
-            await cancel(session, ctx, payment.reference, reason=f"dossier {reason}",
-                         actor="system")
+        await cancel(session, ctx, payment.reference, reason=f"dossier {reason}",
+                     actor="system")
     refund_due = assessment.release(reason)
     now = utcnow()
     outbox.record(session, AssessmentReleasedV1(
