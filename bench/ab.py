@@ -58,74 +58,52 @@ async def _probe(side: httpx.AsyncClient, mesh: bench.Mesh, rows: list[dict[str,
 
 
 async def run(args: argparse.Namespace, root: Path) -> None:
-    from motcua.natsserver import NatsServer
-
     cpu = bench.CpuMeter()
     cpu.add("generator", os.getpid())
-    nats_server = NatsServer(root / "nats", log_file=root / "nats.log").start()
-    cpu.add("nats", nats_server.process.pid if nats_server.process else None)
-    children, pg = bench.Children(), None
-    try:
-        if args.backend == "postgresql":
-            from motcua.testing import PostgresServer
-
-            (root / "pg").mkdir()
-            pg = await asyncio.to_thread(PostgresServer, root / "pg")
-            cpu.add("postgres", pg._server.get_pid())
-        mesh = await bench.build_mesh(args.backend, root, nats_server.url, pg)
-        bench.start_mesh(mesh, children, nats_server.url, cpu)
-        async with http1.Client(timeout=10, limit=bench.MAX_CONCURRENCY) as client, \
-                httpx.AsyncClient(timeout=5, trust_env=False) as side:
-            await bench.wait_ready(mesh, children, side)
-            token = await side.post(f"{mesh.base(bench.IDENTITY)}/v1/oauth2/token", data={
-                "grant_type": "client_credentials", "scope": "dossiers.submit"},
-                auth=bench.BENCH_CLIENT)
-            token.raise_for_status()
-            bench.HEADERS["authorization"] = f"Bearer {token.json()['access_token']}"
-            url = mesh.base("intake") + "/v1/dossiers"
-            payloads = bench.Payloads(mesh.agency_code)
-            poller = bench.CountPoller(side, mesh.base("metrics") + "/v1/stats/dossiers",
-                                       0.1)
-            polling = asyncio.create_task(poller.run())
-            try:
-                warm = await bench.open_loop(client, url, payloads, rate=args.rate,
-                                             duration=2)
-                total = warm.accepted
-                await bench.wait_drained(poller, (total, total), 120, children)
-                for round_ in range(args.rounds):
-                    rows: list[dict[str, Any]] = []
-                    probing = asyncio.create_task(_probe(side, mesh, rows)) \
-                        if args.probe else None
-                    before, t0 = cpu.snapshot(), time.monotonic()
-                    stats = await bench.open_loop(client, url, payloads, rate=args.rate,
-                                                  duration=args.duration)
-                    load = time.monotonic() - t0
-                    total += stats.accepted
-                    await bench.wait_drained(poller, (total, total), 120, children,
-                                             settle=0.5)
-                    after, span = cpu.snapshot(), time.monotonic() - t0
-                    if probing is not None:
-                        probing.cancel()
-                    used = bench.CpuMeter.percent(before, after, span)
-                    per = {k: round(10 * span * v / max(1, stats.accepted), 2)
-                           for k, v in used.items()}
-                    print(json.dumps({
-                        "round": round_, "accepted": stats.accepted,
-                        "statuses": dict(stats.statuses), "load_s": round(load, 1),
-                        "span_s": round(span, 1), "caught_up_s": round(span - load, 1),
-                        "cpu_ms_per_dossier": per,
-                        "services_ms": round(sum(per.get(s, 0) for s in bench.SERVICES), 2),
-                        "p99_ms": bench.pct(stats.latencies, 99),
-                        **({"probe": rows} if args.probe else {}),
-                    }), flush=True)
-            finally:
-                poller.stop()
-                await polling
-    finally:
-        children.stop()
-        nats_server.stop()
-        if pg is not None:
-            pg.close()
+    async with bench.one_mesh(args.backend, root, cpu) as (mesh, children), \
+            http1.Client(timeout=10, limit=bench.MAX_CONCURRENCY) as client, \
+            httpx.AsyncClient(timeout=5, trust_env=False) as side:
+        await bench.wait_ready(mesh, children, side)
+        await bench.bench_token(side, mesh)
+        url = mesh.base("intake") + "/v1/dossiers"
+        payloads = bench.Payloads(mesh.agency_code)
+        poller = bench.CountPoller(side, mesh.base("metrics") + "/v1/stats/dossiers",
+                                   0.1)
+        polling = asyncio.create_task(poller.run())
+        try:
+            warm = await bench.open_loop(client, url, payloads, rate=args.rate,
+                                         duration=2)
+            total = warm.accepted
+            await bench.wait_drained(poller, (total, total), 120, children)
+            for round_ in range(args.rounds):
+                rows: list[dict[str, Any]] = []
+                probing = asyncio.create_task(_probe(side, mesh, rows)) \
+                    if args.probe else None
+                before, t0 = cpu.snapshot(), time.monotonic()
+                stats = await bench.open_loop(client, url, payloads, rate=args.rate,
+                                              duration=args.duration)
+                load = time.monotonic() - t0
+                total += stats.accepted
+                await bench.wait_drained(poller, (total, total), 120, children,
+                                         settle=0.5)
+                after, span = cpu.snapshot(), time.monotonic() - t0
+                if probing is not None:
+                    probing.cancel()
+                used = bench.CpuMeter.percent(before, after, span)
+                per = {k: round(10 * span * v / max(1, stats.accepted), 2)
+                       for k, v in used.items()}
+                print(json.dumps({
+                    "round": round_, "accepted": stats.accepted,
+                    "statuses": dict(stats.statuses), "load_s": round(load, 1),
+                    "span_s": round(span, 1), "caught_up_s": round(span - load, 1),
+                    "cpu_ms_per_dossier": per,
+                    "services_ms": round(sum(per.get(s, 0) for s in bench.SERVICES), 2),
+                    "p99_ms": bench.pct(stats.latencies, 99),
+                    **({"probe": rows} if args.probe else {}),
+                }), flush=True)
+        finally:
+            poller.stop()
+            await polling
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -697,9 +697,10 @@ async def build_mesh(backend: str, root: Path, nats_url: str, pg: Any) -> Mesh:
     return mesh
 
 
-def start_mesh(mesh: Mesh, children: Children, nats_url: str, cpu: CpuMeter) -> None:
+def start_mesh(mesh: Mesh, children: Children, nats_url: str, cpu: CpuMeter, *,
+               commands: dict[str, list[str]] | None = None) -> None:
     """Start the services (and identity-bridge, which signs the mesh tokens) and the
-    baseline as subprocesses."""
+    baseline as subprocesses; ``commands`` replaces a service's ``motcua serve``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MOTCUA_", "BENCH_"))}
     env.update({
         "MOTCUA_NATS_URL": nats_url, "MOTCUA_PROVINCE": mesh.province,
@@ -719,8 +720,8 @@ def start_mesh(mesh: Mesh, children: Children, nats_url: str, cpu: CpuMeter) -> 
     logs = mesh.workdir / "logs"
     logs.mkdir(exist_ok=True)
     for s in (*SERVICES, IDENTITY):
-        proc = children.start(s, [sys.executable, "-m", "motcua.cli", "serve", s], env,
-                              logs / f"{s}.log")
+        command = (commands or {}).get(s) or [sys.executable, "-m", "motcua.cli", "serve", s]
+        proc = children.start(s, command, env, logs / f"{s}.log")
         cpu.add(s, proc.pid)
     mesh.ports["baseline"] = free_port()
     benv = {k: v for k, v in os.environ.items() if not k.startswith(("MOTCUA_", "BENCH_"))}
@@ -731,6 +732,44 @@ def start_mesh(mesh: Mesh, children: Children, nats_url: str, cpu: CpuMeter) -> 
         "--log-level", "warning", "--timeout-graceful-shutdown", "10",
     ], benv, logs / "baseline.log")
     cpu.add("baseline", proc.pid)
+
+
+@contextlib.asynccontextmanager
+async def one_mesh(backend: str, root: Path, cpu: CpuMeter, *,
+                   commands: dict[str, list[str]] | None = None
+                   ) -> AsyncIterator[tuple[Mesh, Children]]:
+    """A nats-server, the backend's databases (an embedded PostgreSQL for
+    ``postgresql``) and the mesh started on them, for a tool that measures one backend;
+    everything stopped on exit."""
+    from motcua.natsserver import NatsServer
+
+    nats_server = NatsServer(root / "nats", log_file=root / "nats.log").start()
+    cpu.add("nats", nats_server.process.pid if nats_server.process else None)
+    children, pg = Children(), None
+    try:
+        if backend == "postgresql":
+            from motcua.testing import PostgresServer
+
+            (root / "pg").mkdir()
+            pg = await asyncio.to_thread(PostgresServer, root / "pg")
+            cpu.add("postgres", pg._server.get_pid())
+        mesh = await build_mesh(backend, root, nats_server.url, pg)
+        start_mesh(mesh, children, nats_server.url, cpu, commands=commands)
+        yield mesh, children
+    finally:
+        children.stop()
+        nats_server.stop()
+        if pg is not None:
+            pg.close()
+
+
+async def bench_token(side: httpx.AsyncClient, mesh: Mesh) -> None:
+    """Sign the bench's service client in at identity-bridge; its token goes in HEADERS
+    (the baseline ignores it)."""
+    token = await side.post(f"{mesh.base(IDENTITY)}/v1/oauth2/token", data={
+        "grant_type": "client_credentials", "scope": "dossiers.submit"}, auth=BENCH_CLIENT)
+    token.raise_for_status()
+    HEADERS["authorization"] = f"Bearer {token.json()['access_token']}"
 
 
 async def wait_ready(mesh: Mesh, children: Children, client: httpx.AsyncClient) -> None:
@@ -835,12 +874,7 @@ async def run_backend(backend: str, args: argparse.Namespace, root: Path, nats_u
             log(f"{backend}: intake :{mesh.ports['intake']}, workflow :{mesh.ports['workflow']}, "
                 f"metrics :{mesh.ports['metrics']}, baseline :{mesh.ports['baseline']} ready")
             await reader.open()
-            token = await side.post(f"{mesh.base(IDENTITY)}/v1/oauth2/token", data={
-                "grant_type": "client_credentials", "scope": "dossiers.submit"},
-                auth=BENCH_CLIENT)
-            token.raise_for_status()
-            # The same header goes to the baseline, which ignores it (no verification).
-            HEADERS["authorization"] = f"Bearer {token.json()['access_token']}"
+            await bench_token(side, mesh)
             intake_url = mesh.base("intake") + "/v1/dossiers"
             baseline_url = mesh.base("baseline") + "/v1/dossiers"
             stats_url = mesh.base("metrics") + "/v1/stats/dossiers"
