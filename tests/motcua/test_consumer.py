@@ -124,7 +124,7 @@ async def test_a_batch_is_claimed_in_one_statement_without_savepoints(rig: Rig) 
     await rig.runner.handle_batch(msgs)
     assert await rig.applied() == ["D1", "D2", "D3"]
     assert await rig.claimed() == 3
-    assert rig.runner.stats.processed == 3
+    assert rig.runner.stats.processed == 3 and rig.runner.stats.reruns == 0
     inbox_inserts = [s for s in rig.statements if s.startswith("INSERT INTO inbox")]
     assert len(inbox_inserts) == 1
     assert not [s for s in rig.statements if "SAVEPOINT" in s]
@@ -164,6 +164,7 @@ async def test_a_failing_message_is_retried_alone_and_the_others_are_applied(rig
         await conn.execute(effects.insert().values(dossier_code="D2"))
     await rig.runner.handle_batch(await rig.fetch(3))
     assert rig.runner.stats.processed == 2 and rig.runner.stats.failed == 1
+    assert rig.runner.stats.reruns == 1
     assert await rig.claimed() == 2  # D2's claim was rolled back with its savepoint
     assert await rig.applied() == ["D1", "D2", "D3"]
 
@@ -251,6 +252,28 @@ async def test_when_a_batch_handler_fails_the_events_are_applied_one_by_one(rig:
     assert (rig.runner.stats.processed, rig.runner.stats.failed) == (2, 1)
     assert await rig.claimed() == 2
     assert await rig.applied() == ["D1", "D2", "D3"]
+
+
+async def test_a_batch_aborted_once_and_applied_on_its_rerun_is_counted(rig: Rig) -> None:
+    """A transaction the database aborts (a deadlock, a serialization failure) fails no
+    message: the rerun applies them all. The rerun is counted, or it would be seen
+    nowhere (``motcua_consumer_batch_reruns``)."""
+    aborts = [RuntimeError("deadlock detected")]
+
+    async def together(items: list[tuple[Envelope, Any]], session: Any) -> None:
+        await session.execute(effects.insert(), [{"dossier_code": data.dossier_code}
+                                                 for _, data in items])
+        if aborts:
+            raise aborts.pop()
+
+    rig.use(_apply, together)
+    for _ in range(3):
+        await rig.publish()
+    await rig.runner.handle_batch(await rig.fetch(3))
+    stats = rig.runner.stats
+    assert (stats.processed, stats.failed, stats.reruns) == (3, 0, 1)
+    assert await rig.applied() == ["D1", "D2", "D3"]
+    assert await rig.claimed() == 3
 
 
 async def test_fetch_takes_queued_messages_without_a_task_each(rig: Rig) -> None:

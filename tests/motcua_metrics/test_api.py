@@ -189,6 +189,8 @@ class TestReadsAndExports:
         assert 'motcua_pipeline_dead_letters{consumer="metrics-intake"} 0.0' in text
         assert 'motcua_metrics_dossier_facts{state="total"} 11.0' in text
         assert "motcua_outbox_backlog" in text and "motcua_consumer_lag" in text
+        assert 'motcua_consumer_batch_reruns_total{durable="metrics-intake",service="metrics"}' \
+            in text
 
 
 BAD_QUERIES = [

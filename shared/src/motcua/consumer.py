@@ -68,6 +68,10 @@ class ConsumerStats:
     pending: int = 0
     #: Tries of a batch the database could not take (see ``handle_batch``).
     database_waits: int = 0
+    #: Batches whose one transaction failed and that ran again with a savepoint per
+    #: message: a failing message, or a transient abort (a deadlock, a serialization
+    #: failure) after which every message may then have been applied.
+    reruns: int = 0
 
 
 class ConsumerRunner:
@@ -216,6 +220,7 @@ class ConsumerRunner:
                 raise  # stopping: the unacknowledged batch is redelivered later
             if database_unavailable(exc):
                 return [exc] * len(work)  # apart would meet the same
+            self.stats.reruns += 1
             log.info("consumer_batch_rerun_apart", consumer=self.name, size=len(work),
                      error=f"{type(exc).__name__}: {str(exc)[:200]}")
             return await self._apply_apart(work)

@@ -420,14 +420,21 @@ class _PipelineCollector:
             "motcua_consumer_database_waits",
             "Tries of a batch the database could not take (held, not counted as failures)",
             labels=["service", "durable"])
+        reruns = CounterMetricFamily(
+            "motcua_consumer_batch_reruns",
+            "Batches whose one transaction failed and that ran again message by message "
+            "(a failing message, or a transient abort such as a deadlock)",
+            labels=["service", "durable"])
         for c in self.rt.consumers:
             lag.add_metric([service, c.name], c.stats.pending)
             for outcome in ("processed", "duplicates", "failed", "dead_lettered"):
                 counts.add_metric([service, c.name, outcome], getattr(c.stats, outcome))
             waits.add_metric([service, c.name], c.stats.database_waits)
+            reruns.add_metric([service, c.name], c.stats.reruns)
         yield lag
         yield counts
         yield waits
+        yield reruns
 
 
 def create_service_app(
