@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from sqlalchemy import select
 
 from motcua.events import Envelope
-from motcua.testing import Mesh, wait_for
+from motcua.testing import FakeClock, Mesh, wait_for
 from motcua_identity.accounts.models import Account
 from motcua_identity.login.models import LoginAttempt
 from motcua_identity.login.oidc import code_challenge
+from motcua_identity.main import create_app
 from tests.e2e.helpers import stream_messages
 from tests.motcua_identity.conftest import PID_AN, PID_BINH, STAFF_EMAIL
 from tests.motcua_identity.helpers import (
     ADMIN,
     authorize_at_provider,
     bearer,
+    oidc,
     service_token,
     sign_in,
     start_identity,
@@ -172,3 +175,80 @@ class TestStaffSignIn:
         response = await sign_in(bridge, "staff-stranger", audience="staff")
         assert response.status_code == 403 and response.json()["code"] == \
             "staff.not_registered"
+
+
+class _Outage(httpx.AsyncBaseTransport):
+    """The real network to the test provider, except its token endpoint while ``down``
+    (the connection refused, as a dead provider's is)."""
+
+    def __init__(self) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.down = False
+        self.exchanges = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/token"):
+            self.exchanges += 1
+            if self.down:
+                raise httpx.ConnectError("connection refused", request=request)
+        return await self.real.handle_async_request(request)
+
+
+class TestProviderGuard:
+    """A provider that stops answering is paused after failures in a row: callbacks are
+    refused at once with 503 and Retry-After, nothing asked and the login not used up;
+    after the pause one trial callback completes and resumes sign-ins."""
+
+    async def test_a_dead_provider_is_paused_then_a_trial_resumes_it(self, mesh: Mesh,
+                                                                     provider) -> None:
+        network = _Outage()
+        await mesh.prepare("identity-bridge")
+        settings = mesh.settings("identity-bridge", service_clients={}, **{
+            "citizen_oidc": oidc(provider), "oidc_failures_to_pause": 2, "oidc_pause_s": 30})
+        bridge = await mesh.start("identity-bridge",
+                                  app=create_app(settings, oidc_transport=network))
+        guard = bridge.app.state.identity.providers["citizen"].guard
+        guard.clock = clock = FakeClock()
+        assert (await sign_in(bridge, "vneid-an")).status_code == 200
+
+        network.down = True
+        for _ in range(2):
+            failed = await sign_in(bridge, "vneid-an")
+            assert failed.status_code == 502
+            assert failed.json()["code"] == "login.provider_unavailable"
+        started = await start_login(bridge)
+        returned = await authorize_at_provider(started["authorization_url"], "vneid-an")
+        callback = {"state": returned["state"], "code": returned["code"]}
+        refused = await bridge.client.post("/v1/auth/callback", json=callback)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["code"] == "login.provider_paused"
+        assert refused.headers["retry-after"] == "30"
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert network.exchanges == 3  # the refused callback asked nothing
+
+        network.down = False
+        clock.now += 30
+        # The refused callback did not use the login up: its retry is the trial.
+        trial = await bridge.client.post("/v1/auth/callback", json=callback)
+        assert trial.status_code == 200, trial.text
+        assert guard.state == "closed" and network.exchanges == 4
+        assert (await sign_in(bridge, "vneid-an")).status_code == 200
+        metrics = (await bridge.client.get("/metrics")).text
+        assert ('motcua_guard_pauses_total{guard="oidc_citizen",service="identity-bridge"} 1.0'
+                in metrics)
+        assert ('motcua_guard_refused_calls_total{guard="oidc_citizen",reason="paused",'
+                'service="identity-bridge"} 1.0' in metrics)
+
+    async def test_a_refusal_is_an_answer_not_a_failure(self, mesh: Mesh, provider) -> None:
+        """Forged codes, refused by a provider that is up, never pause sign-ins."""
+        await mesh.prepare("identity-bridge")
+        settings = mesh.settings("identity-bridge", service_clients={}, **{
+            "citizen_oidc": oidc(provider), "oidc_failures_to_pause": 1})
+        bridge = await mesh.start("identity-bridge", app=create_app(settings))
+        for _ in range(3):
+            started = await start_login(bridge)
+            forged = await bridge.client.post("/v1/auth/callback", json={
+                "state": started["state"], "code": "forged"})
+            assert forged.json()["code"] == "login.provider_refused"
+        assert bridge.app.state.identity.providers["citizen"].guard.state == "closed"
+        assert (await sign_in(bridge, "vneid-an")).status_code == 200

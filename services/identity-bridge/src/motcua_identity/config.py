@@ -113,6 +113,16 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
     staff_oidc: OidcProvider | None = None
     #: How long a started login may take to come back.
     login_ttl_s: int = Field(600, ge=60, le=3600)
+    #: Each provider's back channel (discovery, token and userinfo endpoints): how long
+    #: one request may take, and the guard in front of it (motcua.guard): at most
+    #: ``oidc_max_calls`` callbacks waiting for it at once (the next: 503
+    #: login.provider_busy); after ``oidc_failures_to_pause`` failures in a row,
+    #: callbacks are refused for ``oidc_pause_s`` (503 login.provider_paused), then one
+    #: trial decides.
+    oidc_timeout_s: float = Field(10.0, gt=0, le=60)
+    oidc_max_calls: int = Field(16, ge=1)
+    oidc_failures_to_pause: int = Field(5, ge=1)
+    oidc_pause_s: float = Field(30.0, gt=0)
     service_clients: dict[str, ServiceClient] = {}
     #: Development-only staff sign-in by username and password. Refused in production.
     dev_login_enabled: bool = False

@@ -26,6 +26,7 @@ from motcua_identity.idnumbers.router import router as idnumbers_router
 from motcua_identity.keys.router import router as keys_router
 from motcua_identity.keys.service import DatabaseKeys, KeyRing
 from motcua_identity.login.oidc import OidcClient
+from motcua_identity.login.oidc import judge as oidc_judge
 from motcua_identity.login.router import router as login_router
 from motcua_identity.population.registry import (
     GuardedPopulationRegistry,
@@ -67,10 +68,14 @@ def create_app(settings: ServiceSettings | None = None, *,
     ring = KeyRing(secret.get_secret_value() if secret else None)
     ctx = Identity(settings=settings, keys=ring,
                    population=_population(settings, population_transport))
-    if settings.citizen_oidc is not None:
-        ctx.providers["citizen"] = OidcClient(settings.citizen_oidc, transport=oidc_transport)
-    if settings.staff_oidc is not None:
-        ctx.providers["staff"] = OidcClient(settings.staff_oidc, transport=oidc_transport)
+    for audience, provider in (("citizen", settings.citizen_oidc),
+                               ("staff", settings.staff_oidc)):
+        if provider is not None:
+            ctx.providers[audience] = OidcClient(
+                provider, transport=oidc_transport, timeout_s=settings.oidc_timeout_s,
+                guard=CallGuard(f"oidc_{audience}", max_calls=settings.oidc_max_calls,
+                                failures_to_pause=settings.oidc_failures_to_pause,
+                                pause_s=settings.oidc_pause_s, judge=oidc_judge))
 
     async def maintain_keys(rt: Runtime) -> None:
         """Create the first key, then rotate by age (safe with several replicas)."""
@@ -113,6 +118,9 @@ def create_app(settings: ServiceSettings | None = None, *,
     app.state.identity = ctx
     if isinstance(ctx.population, GuardedPopulationRegistry):
         app.state.http_registry.register(ctx.population.guard.collector(settings.service))
+    for client in ctx.providers.values():
+        if client.guard is not None:
+            app.state.http_registry.register(client.guard.collector(settings.service))
     # This service verifies tokens against its own database, not over HTTP.
     use_verifier(app, TokenVerifier(DatabaseKeys(lambda: app.state.runtime.sessions, ring),
                                     issuer=settings.resolved_auth_issuer(),

@@ -6,14 +6,23 @@ client authentication by ``client_secret_basic``, ``client_secret_post`` or
 (cached, refetched on an unknown ``kid``): algorithm from the configured list (never
 ``none`` or HMAC), ``iss`` equal to the discovered issuer, ``aud`` containing our client
 id (and ``azp`` when there are several), ``exp``, ``iat`` and ``nonce``.
+
+Calls to the provider's back channel pass a :class:`motcua.guard.CallGuard` when one
+is given (:meth:`OidcClient.call`): the discovery fetch, and the code's exchange with
+the ID token's check and userinfo as one call (``service.complete``). A provider that
+stops answering thus costs each sign-in at most one timeout until the guard pauses,
+and then a 503 at once, instead of sign-ins piling up to the service's in-flight limit
+while they wait for it (which would stop every other route of identity-bridge too).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import secrets
 import time
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -24,6 +33,7 @@ from joserfc.jwk import ECKey, RSAKey
 
 from motcua.auth import JwksSource
 from motcua.errors import Problem
+from motcua.guard import CallGuard, CallRefused
 from motcua.ids import new_id
 from motcua.logging import get_logger
 from motcua_identity.config import OidcProvider
@@ -38,6 +48,18 @@ class ProviderUnavailable(Problem):
     title = "The identity provider could not be reached"
 
 
+class ProviderBusy(Problem):
+    status = 503
+    code = "login.provider_busy"
+    title = "Every sign-in this service completes at once is waiting for the identity provider"
+
+
+class ProviderPaused(Problem):
+    status = 503
+    code = "login.provider_paused"
+    title = "Sign-ins are paused after repeated failures of the identity provider"
+
+
 class ProviderRefused(Problem):
     status = 401
     code = "login.provider_refused"
@@ -48,6 +70,16 @@ class IdTokenInvalid(Problem):
     status = 401
     code = "login.id_token_invalid"
     title = "The identity provider's ID token is not valid"
+
+
+def judge(exc: BaseException) -> bool | None:
+    """For the guard: the provider unreachable or failing is its failure; a refusal or
+    a token we do not accept is an answer; anything else says nothing about it."""
+    if isinstance(exc, ProviderUnavailable):
+        return True
+    if isinstance(exc, ProviderRefused | IdTokenInvalid):
+        return False
+    return None
 
 
 def new_code_verifier() -> str:
@@ -66,8 +98,9 @@ class OidcClient:
 
     def __init__(self, config: OidcProvider, *,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, guard: CallGuard | None = None) -> None:
         self.config = config
+        self.guard = guard
         self._transport = transport
         self._timeout = timeout_s
         self._metadata: dict[str, Any] | None = None
@@ -77,23 +110,41 @@ class OidcClient:
     def _http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
 
+    def call(self) -> AbstractAsyncContextManager[Any]:
+        """One call to the provider, admitted by the guard (``async with client.call():``
+        at once), or 503 ``login.provider_busy`` / ``login.provider_paused`` with
+        Retry-After and nothing asked."""
+        if self.guard is None:
+            return contextlib.nullcontext()
+        try:
+            return self.guard.call()
+        except CallRefused as exc:
+            kind = ProviderBusy if exc.reason == "busy" else ProviderPaused
+            raise kind(f"{exc}. Nothing was asked; retry after the delay given.",
+                       retry_after=exc.retry_after_s) from exc
+
     async def metadata(self) -> dict[str, Any]:
         """The provider's discovery document (cached for an hour)."""
         if self._metadata is None or time.monotonic() - self._metadata_at > 3600:
-            try:
-                async with self._http() as http:
-                    response = await http.get(self.config.discovery_url)
-                    response.raise_for_status()
-                    doc = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                log.warning("oidc_discovery_failed", error_type=type(exc).__name__)
-                raise ProviderUnavailable("discovery failed") from exc
-            required = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
-            if not isinstance(doc, dict) or any(not doc.get(k) for k in required):
-                raise ProviderUnavailable("the discovery document is incomplete")
+            async with self.call():
+                doc = await self._discover()
             self._metadata, self._metadata_at = doc, time.monotonic()
             self._jwks = JwksSource(doc["jwks_uri"], transport=self._transport)
         return self._metadata
+
+    async def _discover(self) -> dict[str, Any]:
+        try:
+            async with self._http() as http:
+                response = await http.get(self.config.discovery_url)
+                response.raise_for_status()
+                doc = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("oidc_discovery_failed", error_type=type(exc).__name__)
+            raise ProviderUnavailable("discovery failed") from exc
+        required = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+        if not isinstance(doc, dict) or any(not doc.get(k) for k in required):
+            raise ProviderUnavailable("the discovery document is incomplete")
+        return doc
 
     async def authorization_url(self, *, state: str, nonce: str, verifier: str,
                                 acr_values: list[str]) -> str:

@@ -30,14 +30,20 @@ from motcua_identity.login.errors import (
     LoginStateUsed,
     LoginUnavailable,
 )
-from motcua_identity.login.oidc import IdTokenInvalid, ProviderRefused, ProviderUnavailable
+from motcua_identity.login.oidc import (
+    IdTokenInvalid,
+    ProviderBusy,
+    ProviderPaused,
+    ProviderRefused,
+    ProviderUnavailable,
+)
 
 router = APIRouter(prefix="/v1/auth", tags=["sign-in"])
 
 _COMPLETION_PROBLEMS = problems(
     LoginStateUnknown, LoginStateUsed, LoginExpired, LoginUnavailable, ProviderRefused,
-    ProviderUnavailable, IdTokenInvalid, PersonalIdInvalid, PersonalIdMismatch,
-    AssuranceInsufficient, StaffNotRegistered, AccountInactive)
+    ProviderUnavailable, ProviderBusy, ProviderPaused, IdTokenInvalid, PersonalIdInvalid,
+    PersonalIdMismatch, AssuranceInsufficient, StaffNotRegistered, AccountInactive)
 
 
 class LoginStart(BaseModel):
@@ -97,7 +103,8 @@ def _signed_in(done: service.SignedIn) -> JSONResponse:
 
 
 @router.post("/logins", status_code=status.HTTP_201_CREATED, operation_id="startLogin",
-             dependencies=[PUBLIC], responses=problems(LoginUnavailable, ProviderUnavailable))
+             dependencies=[PUBLIC], responses=problems(
+                 LoginUnavailable, ProviderUnavailable, ProviderBusy, ProviderPaused))
 async def start_login(body: LoginStart, session: SessionDep,
                       ctx: IdentityDep) -> LoginStartRead:
     """Start an OpenID Connect sign-in (authorization code + PKCE). Public."""

@@ -100,23 +100,40 @@ async def _claim(sessions: async_sessionmaker[AsyncSession], state: str) -> Logi
         return attempt
 
 
+async def _audience(sessions: async_sessionmaker[AsyncSession], state: str) -> str:
+    async with sessions() as session:
+        audience = await session.scalar(select(LoginAttempt.audience).where(
+            LoginAttempt.state == state))
+    if audience is None:
+        raise LoginStateUnknown("unknown state")
+    return audience
+
+
 async def complete(sessions: async_sessionmaker[AsyncSession], ctx: Identity, *, state: str,
                    code: str | None, error: str | None) -> SignedIn:
-    """Finish the flow: verify the provider's answer, link the account, sign a token."""
-    attempt = await _claim(sessions, state)
-    client = ctx.providers.get(attempt.audience)
+    """Finish the flow: verify the provider's answer, link the account, sign a token.
+
+    The provider's guard admits the callback before the login is claimed: a callback
+    refused because the provider is busy or paused leaves the login to be completed by
+    a retry (while the provider's code is still valid).
+    """
+    client = ctx.providers.get(audience := await _audience(sessions, state))
     if client is None:
-        raise LoginUnavailable(f"no provider for {attempt.audience} sign-in")
+        raise LoginUnavailable(f"no provider for {audience} sign-in")
     if error or not code:
+        await _claim(sessions, state)
         raise ProviderRefused(f"the provider answered {error or 'no code'}",
                               provider_error=error)
-    tokens = await client.exchange(code, attempt.code_verifier)
-    claims = await client.id_token_claims(tokens["id_token"], nonce=attempt.nonce)
-    info: dict[str, Any] = {}
-    if isinstance(tokens.get("access_token"), str):
-        info = await client.userinfo(tokens["access_token"])
-        if info.get("sub") not in (None, claims["sub"]):
-            raise IdTokenInvalid("userinfo names another subject")
+    await client.metadata()  # its own call when it is fetched; cached for the one below
+    async with client.call():
+        attempt = await _claim(sessions, state)
+        tokens = await client.exchange(code, attempt.code_verifier)
+        claims = await client.id_token_claims(tokens["id_token"], nonce=attempt.nonce)
+        info: dict[str, Any] = {}
+        if isinstance(tokens.get("access_token"), str):
+            info = await client.userinfo(tokens["access_token"])
+    if info.get("sub") not in (None, claims["sub"]):
+        raise IdTokenInvalid("userinfo names another subject")
     merged = {**info, **claims}
     names = client.config.claims
     if attempt.audience == "citizen":
