@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from sqlalchemy import select
 
 from motcua.events import Envelope
-from motcua.testing import FakeClock, Mesh, wait_for
+from motcua.testing import FakeClock, Mesh, RunningService, wait_for
 from motcua_identity.accounts.models import Account
 from motcua_identity.login.models import LoginAttempt
 from motcua_identity.login.oidc import code_challenge
@@ -178,20 +181,45 @@ class TestStaffSignIn:
 
 
 class _Outage(httpx.AsyncBaseTransport):
-    """The real network to the test provider, except its token endpoint while ``down``
-    (the connection refused, as a dead provider's is)."""
+    """The real network to the test provider, except its token endpoint: ``failing``
+    raises each of its errors in turn (as a dead provider's connection would), ``held``
+    keeps the request waiting until set, and ``on_exchange`` runs as one arrives."""
 
     def __init__(self) -> None:
         self.real = httpx.AsyncHTTPTransport()
-        self.down = False
+        self.failing: list[type[httpx.TransportError]] = []
+        self.held: asyncio.Event | None = None
+        self.waiting = 0
         self.exchanges = 0
+        self.on_exchange: Callable[[], None] | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST" and request.url.path.endswith("/token"):
             self.exchanges += 1
-            if self.down:
-                raise httpx.ConnectError("connection refused", request=request)
+            if self.on_exchange is not None:
+                self.on_exchange()
+            if self.failing:
+                raise self.failing.pop(0)("the provider did not answer", request=request)
+            if self.held is not None:
+                self.waiting += 1
+                await self.held.wait()
         return await self.real.handle_async_request(request)
+
+
+async def _bridge_with(mesh: Mesh, provider: Any, network: _Outage,
+                       **guard: Any) -> RunningService:
+    await mesh.prepare("identity-bridge")
+    settings = mesh.settings("identity-bridge", service_clients={},
+                             citizen_oidc=oidc(provider), **guard)
+    return await mesh.start("identity-bridge",
+                            app=create_app(settings, oidc_transport=network))
+
+
+async def _returned(bridge: RunningService) -> dict[str, str]:
+    """A login started and signed in at the provider: the callback's state and code."""
+    started = await start_login(bridge)
+    returned = await authorize_at_provider(started["authorization_url"], "vneid-an")
+    return {"state": returned["state"], "code": returned["code"]}
 
 
 class TestProviderGuard:
@@ -202,23 +230,18 @@ class TestProviderGuard:
     async def test_a_dead_provider_is_paused_then_a_trial_resumes_it(self, mesh: Mesh,
                                                                      provider) -> None:
         network = _Outage()
-        await mesh.prepare("identity-bridge")
-        settings = mesh.settings("identity-bridge", service_clients={}, **{
-            "citizen_oidc": oidc(provider), "oidc_failures_to_pause": 2, "oidc_pause_s": 30})
-        bridge = await mesh.start("identity-bridge",
-                                  app=create_app(settings, oidc_transport=network))
-        guard = bridge.app.state.identity.providers["citizen"].guard
-        guard.clock = clock = FakeClock()
+        bridge = await _bridge_with(mesh, provider, network, oidc_failures_to_pause=2,
+                                    oidc_pause_s=30)
+        client = bridge.app.state.identity.providers["citizen"]
+        client.guard.clock = clock = FakeClock()
         assert (await sign_in(bridge, "vneid-an")).status_code == 200
 
-        network.down = True
+        network.failing = [httpx.ConnectError, httpx.ReadTimeout]
         for _ in range(2):
             failed = await sign_in(bridge, "vneid-an")
             assert failed.status_code == 502
             assert failed.json()["code"] == "login.provider_unavailable"
-        started = await start_login(bridge)
-        returned = await authorize_at_provider(started["authorization_url"], "vneid-an")
-        callback = {"state": returned["state"], "code": returned["code"]}
+        callback = await _returned(bridge)
         refused = await bridge.client.post("/v1/auth/callback", json=callback)
         assert refused.status_code == 503, refused.text
         assert refused.json()["code"] == "login.provider_paused"
@@ -226,12 +249,16 @@ class TestProviderGuard:
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert network.exchanges == 3  # the refused callback asked nothing
 
-        network.down = False
         clock.now += 30
+        # The discovery document goes stale while the trial is under way: the trial
+        # goes on with the one it has instead of asking the guard a second time (which,
+        # a trial being under way, would refuse it).
+        network.on_exchange = lambda: setattr(client, "_metadata_at", float("-inf"))
         # The refused callback did not use the login up: its retry is the trial.
         trial = await bridge.client.post("/v1/auth/callback", json=callback)
         assert trial.status_code == 200, trial.text
-        assert guard.state == "closed" and network.exchanges == 4
+        assert client.guard.state == "closed" and network.exchanges == 4
+        network.on_exchange = None
         assert (await sign_in(bridge, "vneid-an")).status_code == 200
         metrics = (await bridge.client.get("/metrics")).text
         assert ('motcua_guard_pauses_total{guard="oidc_citizen",service="identity-bridge"} 1.0'
@@ -239,16 +266,53 @@ class TestProviderGuard:
         assert ('motcua_guard_refused_calls_total{guard="oidc_citizen",reason="paused",'
                 'service="identity-bridge"} 1.0' in metrics)
 
-    async def test_a_refusal_is_an_answer_not_a_failure(self, mesh: Mesh, provider) -> None:
-        """Forged codes, refused by a provider that is up, never pause sign-ins."""
-        await mesh.prepare("identity-bridge")
-        settings = mesh.settings("identity-bridge", service_clients={}, **{
-            "citizen_oidc": oidc(provider), "oidc_failures_to_pause": 1})
-        bridge = await mesh.start("identity-bridge", app=create_app(settings))
-        for _ in range(3):
-            started = await start_login(bridge)
-            forged = await bridge.client.post("/v1/auth/callback", json={
-                "state": started["state"], "code": "forged"})
-            assert forged.json()["code"] == "login.provider_refused"
-        assert bridge.app.state.identity.providers["citizen"].guard.state == "closed"
-        assert (await sign_in(bridge, "vneid-an")).status_code == 200
+    async def test_callbacks_beyond_the_limit_are_refused_at_once(self, mesh: Mesh,
+                                                                  provider) -> None:
+        network = _Outage()
+        bridge = await _bridge_with(mesh, provider, network, oidc_max_calls=1)
+        first, second = await _returned(bridge), await _returned(bridge)
+        network.held = asyncio.Event()
+        waiting = asyncio.create_task(bridge.client.post("/v1/auth/callback", json=first))
+        await wait_for(lambda: network.waiting == 1, what="the first exchange held")
+        busy = await bridge.client.post("/v1/auth/callback", json=second)
+        assert busy.status_code == 503 and busy.json()["code"] == "login.provider_busy"
+        assert busy.headers["retry-after"] == "1" and network.exchanges == 1
+        network.held.set()
+        assert (await waiting).status_code == 200
+        assert (await bridge.client.post("/v1/auth/callback", json=second)).status_code == 200
+
+    async def test_a_refusal_is_an_answer_and_clears_the_count(self, mesh: Mesh,
+                                                               provider) -> None:
+        """A forged code, refused by a provider that is up, counts as its answer: the
+        failures before it and after it are not in a row."""
+        network = _Outage()
+        bridge = await _bridge_with(mesh, provider, network, oidc_failures_to_pause=2)
+        guard = bridge.app.state.identity.providers["citizen"].guard
+
+        async def outage() -> None:
+            network.failing = [httpx.ConnectError]
+            assert (await sign_in(bridge, "vneid-an")).status_code == 502
+
+        await outage()
+        forged = await bridge.client.post("/v1/auth/callback", json=(
+            await _returned(bridge)) | {"code": "forged"})
+        assert forged.json()["code"] == "login.provider_refused"
+        await outage()
+        assert guard.state == "closed" and guard.failures_in_a_row == 1
+        await outage()
+        assert guard.state == "paused"
+
+    async def test_an_expired_or_used_login_is_answered_before_the_provider(
+            self, mesh: Mesh, provider) -> None:
+        """Even while the provider is paused, a used login is 409 and not a 503 that
+        tells the client to retry it."""
+        network = _Outage()
+        bridge = await _bridge_with(mesh, provider, network, oidc_failures_to_pause=1)
+        callback = await _returned(bridge)
+        assert (await bridge.client.post("/v1/auth/callback", json=callback)).status_code \
+            == 200
+        network.failing = [httpx.ConnectError]
+        assert (await sign_in(bridge, "vneid-an")).status_code == 502
+        assert bridge.app.state.identity.providers["citizen"].guard.state == "paused"
+        again = await bridge.client.post("/v1/auth/callback", json=callback)
+        assert again.status_code == 409 and again.json()["code"] == "login.state_used"

@@ -423,7 +423,8 @@ class _PipelineCollector:
         reruns = CounterMetricFamily(
             "motcua_consumer_batch_reruns",
             "Batches whose one transaction failed and that ran again message by message "
-            "(a failing message, or a transient abort such as a deadlock)",
+            "(a failing message, one alone included, or a transient abort such as a "
+            "deadlock; each try of a batch whose rerun met a database outage)",
             labels=["service", "durable"])
         for c in self.rt.consumers:
             lag.add_metric([service, c.name], c.stats.pending)

@@ -31,7 +31,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
-from motcua.auth import JwksSource
+from motcua.auth import JwksSource, KeysUnavailable
 from motcua.errors import Problem
 from motcua.guard import CallGuard, CallRefused
 from motcua.ids import new_id
@@ -75,7 +75,7 @@ class IdTokenInvalid(Problem):
 def judge(exc: BaseException) -> bool | None:
     """For the guard: the provider unreachable or failing is its failure; a refusal or
     a token we do not accept is an answer; anything else says nothing about it."""
-    if isinstance(exc, ProviderUnavailable):
+    if isinstance(exc, ProviderUnavailable | KeysUnavailable):
         return True
     if isinstance(exc, ProviderRefused | IdTokenInvalid):
         return False
@@ -123,13 +123,17 @@ class OidcClient:
             raise kind(f"{exc}. Nothing was asked; retry after the delay given.",
                        retry_after=exc.retry_after_s) from exc
 
-    async def metadata(self) -> dict[str, Any]:
-        """The provider's discovery document (cached for an hour)."""
-        if self._metadata is None or time.monotonic() - self._metadata_at > 3600:
+    async def metadata(self, *, refresh: bool = True) -> dict[str, Any]:
+        """The provider's discovery document (cached for an hour; with ``refresh`` False,
+        the cached one however old: inside a guarded call, which must not ask the
+        guard again)."""
+        stale = time.monotonic() - self._metadata_at > 3600
+        if self._metadata is None or (refresh and stale):
             async with self.call():
                 doc = await self._discover()
             self._metadata, self._metadata_at = doc, time.monotonic()
-            self._jwks = JwksSource(doc["jwks_uri"], transport=self._transport)
+            if self._jwks is None or self._jwks.url != doc["jwks_uri"]:
+                self._jwks = JwksSource(doc["jwks_uri"], transport=self._transport)
         return self._metadata
 
     async def _discover(self) -> dict[str, Any]:
@@ -176,7 +180,7 @@ class OidcClient:
 
     async def exchange(self, code: str, verifier: str) -> dict[str, Any]:
         """Trade the authorization code for tokens."""
-        meta = await self.metadata()
+        meta = await self.metadata(refresh=False)
         endpoint = meta["token_endpoint"]
         form = {"grant_type": "authorization_code", "code": code,
                 "redirect_uri": self.config.redirect_uri, "code_verifier": verifier}
@@ -214,7 +218,7 @@ class OidcClient:
 
     async def id_token_claims(self, id_token: str, *, nonce: str) -> dict[str, Any]:
         """Verify the ID token and return its claims."""
-        meta = await self.metadata()
+        meta = await self.metadata(refresh=False)
         algorithms = self.config.id_token_algorithms
         try:
             header = jws.extract_compact(id_token.encode("ascii")).headers()
@@ -250,7 +254,7 @@ class OidcClient:
 
     async def userinfo(self, access_token: str) -> dict[str, Any]:
         """Claims from the userinfo endpoint (empty when the provider has none)."""
-        meta = await self.metadata()
+        meta = await self.metadata(refresh=False)
         endpoint = meta.get("userinfo_endpoint")
         if not endpoint or not self.config.use_userinfo:
             return {}

@@ -101,12 +101,20 @@ async def _claim(sessions: async_sessionmaker[AsyncSession], state: str) -> Logi
 
 
 async def _audience(sessions: async_sessionmaker[AsyncSession], state: str) -> str:
+    """The login's audience, if it may still be completed (``_claim`` decides for good:
+    this read only answers an unknown, expired or used login before the provider is
+    asked or its guard refuses)."""
     async with sessions() as session:
-        audience = await session.scalar(select(LoginAttempt.audience).where(
-            LoginAttempt.state == state))
-    if audience is None:
+        row = (await session.execute(
+            select(LoginAttempt.audience, LoginAttempt.expires_at, LoginAttempt.completed_at)
+            .where(LoginAttempt.state == state))).one_or_none()
+    if row is None:
         raise LoginStateUnknown("unknown state")
-    return audience
+    if row.expires_at < utcnow():  # the order _claim checks them in
+        raise LoginExpired("the login expired")
+    if row.completed_at is not None:
+        raise LoginStateUsed("this state was already used")
+    return row.audience
 
 
 async def complete(sessions: async_sessionmaker[AsyncSession], ctx: Identity, *, state: str,
