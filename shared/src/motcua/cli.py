@@ -27,6 +27,7 @@ import httpx
 import nats
 from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError
+from pydantic import ValidationError
 
 from motcua import registry
 from motcua import streams as topology
@@ -97,6 +98,21 @@ def main(argv: list[str] | None = None) -> int:
             task.add_argument("args", nargs=argparse.REMAINDER)
 
     args = parser.parse_args(argv)
+    try:
+        return _run(args, providers)
+    except ValidationError as exc:
+        if not exc.title.endswith("Settings"):
+            raise
+        # Settings from the environment that a service refuses (production without its
+        # secrets, say): what to set, not a traceback, and never the values (secrets).
+        for error in exc.errors(include_url=False, include_input=False):
+            where = ".".join(str(part) for part in error["loc"])
+            print(f"motcua {args.command}: settings not accepted: "
+                  f"{where + ': ' if where else ''}{error['msg']}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, providers: dict[str, registry.ServiceSpec]) -> int:
     if args.command in providers and providers[args.command].tasks:
         return providers[args.command].tasks[args.task](args.args)
     if args.command == "up":
@@ -135,11 +151,12 @@ def _migrate(only: str | None = None) -> int:
     if only and only not in services:
         _print(f"unknown service {only!r}; known: {', '.join(services)}")
         return 2
-    for name, spec in services.items():
-        if only and name != only:
-            continue
-        url = spec.settings().resolved_database_url()
-        upgrade(spec.migrations_dir, url)
+    chosen = {name: spec for name, spec in services.items() if not only or name == only}
+    # Every service's settings first: one the environment does not satisfy stops the
+    # command before any database is changed.
+    urls = {name: spec.settings().resolved_database_url() for name, spec in chosen.items()}
+    for name, spec in chosen.items():
+        upgrade(spec.migrations_dir, urls[name])
         _print(f"migrated {name}")
     return 0
 

@@ -151,7 +151,10 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
             if self.key_encryption_secret is None:
                 raise ValueError("key_encryption_secret is required in production")
             if self.population_backend == "local":
-                raise ValueError("the local population registry is for development only")
+                raise ValueError(
+                    "the local population registry is for development only: set "
+                    "MOTCUA_IDENTITY_BRIDGE_POPULATION_BACKEND=http and "
+                    "MOTCUA_IDENTITY_BRIDGE_POPULATION_URL in production")
         if self.population_backend == "http" and not self.population_url:
             raise ValueError("population_backend=http needs population_url")
         return self
