@@ -6,7 +6,10 @@ start-up is found without one.
 Before session 18, both files set ``MOTCUA_ENVIRONMENT=production`` without a
 population database for identity-bridge, which refuses its bundled synthetic registry
 in production: compose's migration step (which reads every service's settings) failed,
-and with it the whole stack; the Kubernetes migration Job also lacked the secrets.
+and with it the whole stack; the Kubernetes migration Job also lacked the secrets. And
+payments took the simulator's address and its public secret in production, with which
+anyone could have forged a payment callback: it now refuses to start without the
+platform's.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from motcua import cli, registry
 
@@ -28,7 +32,14 @@ OPERATOR = {
     "MOTCUA_OWNER_REF_KEY": "k" * 40,
     "MOTCUA_IDENTITY_BRIDGE_KEY_ENCRYPTION_SECRET": "s" * 40,
     "MOTCUA_IDENTITY_BRIDGE_POPULATION_URL": "https://dancu.example/api/tra-cuu",
+    "MOTCUA_PAYMENTS_GATEWAY_URL": "https://thanhtoan.example/api",
+    "MOTCUA_PAYMENTS_GATEWAY_PARTNER_CODE": "H56",
+    "MOTCUA_PAYMENTS_GATEWAY_SECRET": "p" * 32,
+    "MOTCUA_PAYMENTS_PUBLIC_BASE_URL": "https://thanhtoan.h56.example",
 }
+#: Of those, what the Kubernetes ConfigMap leaves empty for the operator to set.
+CONFIG_MAP_BLANKS = {"MOTCUA_IDENTITY_BRIDGE_POPULATION_URL", "MOTCUA_PAYMENTS_GATEWAY_URL",
+                     "MOTCUA_PAYMENTS_GATEWAY_PARTNER_CODE", "MOTCUA_PAYMENTS_PUBLIC_BASE_URL"}
 _REFERENCE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
 
 
@@ -86,12 +97,12 @@ def test_kubernetes_gives_every_service_settings_it_accepts(monkeypatch) -> None
     documents = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "motcua.yaml").read_text()))
     [config] = [d for d in documents if d and d["kind"] == "ConfigMap"]
     data = {k: str(v) for k, v in config["data"].items()}
-    # The URL is left for the operator to set: until then identity-bridge refuses.
-    assert data["MOTCUA_IDENTITY_BRIDGE_POPULATION_URL"] == ""
-    with pytest.raises(Exception, match="population_url"):
-        _settings_of_every_service(data | {k: v for k, v in OPERATOR.items()
-                                           if "POPULATION" not in k}, monkeypatch)
-    supplied = data | OPERATOR  # motcua-secrets and the URL set
+    # Left for the operator to set: until then the services that need them refuse.
+    assert {k for k, v in data.items() if v == ""} == CONFIG_MAP_BLANKS
+    for blank in CONFIG_MAP_BLANKS:
+        with pytest.raises(ValidationError):
+            _settings_of_every_service(data | OPERATOR | {blank: ""}, monkeypatch)
+    supplied = data | OPERATOR  # motcua-secrets and the ConfigMap's blanks set
     settings = _settings_of_every_service(supplied, monkeypatch)
     assert {s.environment for s in settings.values()} == {"production"}
     # Every pod that reads settings (the Job reads all of them) gets the secrets.
@@ -116,6 +127,8 @@ def test_migrate_names_a_setting_it_cannot_accept_and_changes_nothing(
     monkeypatch.setenv("MOTCUA_IDENTITY_BRIDGE_KEY_ENCRYPTION_SECRET", "secret-value-" * 3)
     assert cli.main(["migrate"]) == 2
     err = capsys.readouterr().err
-    assert "MOTCUA_IDENTITY_BRIDGE_POPULATION_URL" in err and "Traceback" not in err
+    assert "(identity-bridge)" in err and "MOTCUA_IDENTITY_BRIDGE_POPULATION_URL" in err
+    assert "(payments)" in err and "MOTCUA_PAYMENTS_GATEWAY_SECRET" in err
+    assert "Traceback" not in err
     assert "secret-value-" not in err and OPERATOR["MOTCUA_OWNER_REF_KEY"] not in err
     assert list(tmp_path.glob("*.db")) == []

@@ -64,3 +64,30 @@ def test_the_init_grace_must_outlast_the_gateway_timeout() -> None:
     assert Settings(gateway_timeout_s=10, payment_init_grace_s=50).payment_init_grace_s == 50
     with pytest.raises(ValueError, match="payment_init_grace_s"):
         Settings(gateway_timeout_s=10, payment_init_grace_s=49)
+
+
+PLATFORM = {"gateway_url": "https://thanhtoan.example/api", "gateway_partner_code": "H56",
+            "gateway_secret": "p" * 32, "public_base_url": "https://thanhtoan.h56.example"}
+KEY = "k" * 40
+
+
+@pytest.mark.parametrize("left_out", [*PLATFORM, None])
+def test_production_needs_the_platform_not_the_simulator(left_out: str | None) -> None:
+    """The defaults are the local simulator's, whose secret is public (anyone could sign
+    a payment callback with it): in production each must be given."""
+    given = {k: v for k, v in PLATFORM.items() if k != left_out}
+    if left_out is None:
+        settings = Settings(environment="production", owner_ref_key=KEY, **given)
+        assert settings.gateway_url == PLATFORM["gateway_url"]
+        return
+    with pytest.raises(ValueError, match=f"MOTCUA_PAYMENTS_{left_out.upper()}"):
+        Settings(environment="production", owner_ref_key=KEY, **given)
+    with pytest.raises(ValueError, match=f"MOTCUA_PAYMENTS_{left_out.upper()}"):
+        Settings(environment="production", owner_ref_key=KEY, **(given | {left_out: ""}))
+
+
+@pytest.mark.parametrize("secret", ["motcua-dev-secret", "short"])
+def test_production_refuses_the_development_or_a_short_secret(secret: str) -> None:
+    with pytest.raises(ValueError, match="MOTCUA_PAYMENTS_GATEWAY_SECRET"):
+        Settings(environment="production", owner_ref_key=KEY,
+                 **(PLATFORM | {"gateway_secret": secret}))

@@ -103,13 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         if not exc.title.endswith("Settings"):
             raise
-        # Settings from the environment that a service refuses (production without its
-        # secrets, say): what to set, not a traceback, and never the values (secrets).
-        for error in exc.errors(include_url=False, include_input=False):
-            where = ".".join(str(part) for part in error["loc"])
-            print(f"motcua {args.command}: settings not accepted: "
-                  f"{where + ': ' if where else ''}{error['msg']}", file=sys.stderr)
+        _settings_refused(f"motcua {args.command}", exc)
         return 2
+
+
+def _settings_refused(who: str, exc: ValidationError) -> None:
+    """Settings from the environment that a service refuses (production without its
+    secrets, say): what to set, on stderr; not a traceback, and never the values
+    (secrets)."""
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"])
+        print(f"{who}: settings not accepted: {where + ': ' if where else ''}"
+              f"{error['msg']}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, providers: dict[str, registry.ServiceSpec]) -> int:
@@ -152,9 +157,17 @@ def _migrate(only: str | None = None) -> int:
         _print(f"unknown service {only!r}; known: {', '.join(services)}")
         return 2
     chosen = {name: spec for name, spec in services.items() if not only or name == only}
-    # Every service's settings first: one the environment does not satisfy stops the
-    # command before any database is changed.
-    urls = {name: spec.settings().resolved_database_url() for name, spec in chosen.items()}
+    # Every service's settings first: any the environment does not satisfy stops the
+    # command before a database is changed, and each is named.
+    urls, refused = {}, False
+    for name, spec in chosen.items():
+        try:
+            urls[name] = spec.settings().resolved_database_url()
+        except ValidationError as exc:
+            _settings_refused(f"motcua migrate ({name})", exc)
+            refused = True
+    if refused:
+        return 2
     for name, spec in chosen.items():
         upgrade(spec.migrations_dir, urls[name])
         _print(f"migrated {name}")

@@ -19,6 +19,10 @@ DEFAULT_EXEMPTIONS: dict[str, list[str]] = {
 }
 
 
+#: The simulator's checksum secret: public, refused in production.
+DEV_GATEWAY_SECRET = "motcua-dev-secret"
+
+
 class Settings(_Base):  # type: ignore[misc, valid-type]
     """Settings of payments: the gateway, reconciliation timing, receipts, exemptions."""
 
@@ -26,7 +30,7 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
                              description="National payment platform (by default the "
                                          "simulator, at its port)")
     gateway_partner_code: str = Field("MOTCUA", description="MaDoiTac issued to the province")
-    gateway_secret: str = Field("motcua-dev-secret",
+    gateway_secret: str = Field(DEV_GATEWAY_SECRET,
                                 description="Checksum secret shared with the platform")
     gateway_timeout_s: float = 10.0
     #: The guard in front of the gateway (motcua.guard): at most this many commands
@@ -77,6 +81,24 @@ class Settings(_Base):  # type: ignore[misc, valid-type]
         if self.payment_init_grace_s < least:
             raise ValueError(f"payment_init_grace_s ({self.payment_init_grace_s}) must be at "
                              f"least 2 × gateway_timeout_s + 30 s ({least})")
+        return self
+
+    @model_validator(mode="after")
+    def _production_gateway(self) -> Settings:
+        # The defaults are the local simulator's: in production the platform's address
+        # and the secret it signs with must be given (the default secret is public, and
+        # with it anyone could forge a payment callback).
+        if self.environment == "production":
+            missing = [f"MOTCUA_PAYMENTS_{name.upper()}" for name in
+                       ("gateway_url", "gateway_partner_code", "gateway_secret",
+                        "public_base_url")
+                       if name not in self.model_fields_set or not getattr(self, name)]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} must be set in production (the "
+                                 "defaults are the local simulator's)")
+            if self.gateway_secret == DEV_GATEWAY_SECRET or len(self.gateway_secret) < 16:
+                raise ValueError("MOTCUA_PAYMENTS_GATEWAY_SECRET must be the platform's "
+                                 "secret (16 characters or more), not the development one")
         return self
 
     @model_validator(mode="after")
