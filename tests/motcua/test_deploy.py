@@ -36,10 +36,16 @@ OPERATOR = {
     "MOTCUA_PAYMENTS_GATEWAY_PARTNER_CODE": "H56",
     "MOTCUA_PAYMENTS_GATEWAY_SECRET": "p" * 32,
     "MOTCUA_PAYMENTS_PUBLIC_BASE_URL": "https://thanhtoan.h56.example",
+    "MOTCUA_INTAKE_PUBLIC_BASE_URL": "https://dichvucong.h56.example",
 }
+#: A service's own secrets, which no other service's container gets.
+OWN_SECRETS = {"identity-bridge": {"MOTCUA_IDENTITY_BRIDGE_KEY_ENCRYPTION_SECRET",
+                                   "MOTCUA_IDENTITY_BRIDGE_POPULATION_API_KEY"},
+               "payments": {"MOTCUA_PAYMENTS_GATEWAY_SECRET"}}
 #: Of those, what the Kubernetes ConfigMap leaves empty for the operator to set.
 CONFIG_MAP_BLANKS = {"MOTCUA_IDENTITY_BRIDGE_POPULATION_URL", "MOTCUA_PAYMENTS_GATEWAY_URL",
-                     "MOTCUA_PAYMENTS_GATEWAY_PARTNER_CODE", "MOTCUA_PAYMENTS_PUBLIC_BASE_URL"}
+                     "MOTCUA_PAYMENTS_GATEWAY_PARTNER_CODE", "MOTCUA_PAYMENTS_PUBLIC_BASE_URL",
+                     "MOTCUA_INTAKE_PUBLIC_BASE_URL"}
 _REFERENCE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
 
 
@@ -55,42 +61,55 @@ def _interpolate(value: str, given: dict[str, str]) -> str:
     return _REFERENCE.sub(one, value)
 
 
-def _settings_of_every_service(environment: dict[str, str],
-                               monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def _settings_of_every_service(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                               only: str | None = None) -> dict[str, Any]:
     for key in list(os.environ):
         if key.startswith("MOTCUA_"):
             monkeypatch.delenv(key)
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
-    return {name: spec.settings() for name, spec in registry.discover().items()}
+    return {name: spec.settings() for name, spec in registry.discover().items()
+            if only in (None, name)}
 
 
 def test_compose_gives_every_service_settings_it_accepts(monkeypatch) -> None:
-    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    shared = {k: _interpolate(str(v), OPERATOR)
-              for k, v in compose["x-service"]["environment"].items()}
-    assert shared["MOTCUA_ENVIRONMENT"] == "production"
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())  # merges <<: keys
     served = set()
     for service in compose["services"].values():
         command = service.get("command")
         if not (isinstance(command, list) and command[:1] == ["serve"]):
             continue
-        served.add(command[1])
-        own = {k: _interpolate(str(v), OPERATOR) for k, v in service["environment"].items()
-               if not k.startswith("<<")}
-        settings = _settings_of_every_service(shared | own, monkeypatch)[command[1]]
+        name = command[1]
+        served.add(name)
+        environment = {k: _interpolate(str(v), OPERATOR)
+                       for k, v in service["environment"].items()}
+        settings = _settings_of_every_service(environment, monkeypatch, only=name)[name]
         assert settings.environment == "production"
         assert settings.resolved_port() == int(service["ports"][0].split(":")[1])
+        others = set().union(*(v for k, v in OWN_SECRETS.items() if k != name))
+        assert not others & set(environment), f"{name} gets another service's secret"
     assert served == set(registry.discover())
-    # The migration step reads every service's settings from the shared environment.
-    assert set(_settings_of_every_service(shared, monkeypatch)) == served
+    # The migration step reads every service's settings: it gets every secret.
+    migrate = {k: _interpolate(str(v), OPERATOR)
+               for k, v in compose["services"]["migrate"]["environment"].items()}
+    assert set(_settings_of_every_service(migrate, monkeypatch)) == served
 
 
 def test_compose_says_what_an_operator_must_supply() -> None:
-    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    required = {name for value in compose["x-service"]["environment"].values()
-                for name, kind, _ in _REFERENCE.findall(str(value)) if kind == "?"}
+    text = (DEPLOY / "compose.yaml").read_text()
+    required = {name for name, kind, _ in _REFERENCE.findall(text) if kind == "?"}
     assert required == set(OPERATOR)
+
+
+def test_the_image_runs_its_programs_where_it_built_them() -> None:
+    """uv writes the virtual environment's absolute path into its scripts' first line
+    (``#!/…/.venv/bin/python``): the build stage must build it where the image keeps it."""
+    lines = (DEPLOY / "Containerfile").read_text().splitlines()
+    stages = "\n".join(lines).split("\nFROM ")
+    build = next(stage for stage in stages if " AS build" in stage.splitlines()[0])
+    [workdir] = [line.split()[1] for line in build.splitlines() if line.startswith("WORKDIR")]
+    [copy] = [line.split() for line in lines if line.startswith("COPY --from=build")]
+    assert copy[2] == f"{workdir}/.venv" == copy[3], copy
 
 
 def test_kubernetes_gives_every_service_settings_it_accepts(monkeypatch) -> None:
@@ -105,13 +124,17 @@ def test_kubernetes_gives_every_service_settings_it_accepts(monkeypatch) -> None
     supplied = data | OPERATOR  # motcua-secrets and the ConfigMap's blanks set
     settings = _settings_of_every_service(supplied, monkeypatch)
     assert {s.environment for s in settings.values()} == {"production"}
-    # Every pod that reads settings (the Job reads all of them) gets the secrets.
-    for doc in documents:
-        if not doc or doc["kind"] not in ("Job", "Deployment"):
-            continue
-        for container in doc["spec"]["template"]["spec"]["containers"]:
-            sources = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
-            assert {"motcua", "motcua-databases", "motcua-secrets"} <= sources, doc["kind"]
+    # The Job reads every service's settings: it gets every Secret. The one Deployment
+    # written out (intake) gets the shared one only.
+    def sources(kind: str) -> set[str]:
+        [doc] = [d for d in documents if d and d["kind"] == kind]
+        [container] = doc["spec"]["template"]["spec"]["containers"]
+        return {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
+
+    shared = {"motcua", "motcua-databases", "motcua-secrets"}
+    assert sources("Job") == shared | {"motcua-identity-bridge-secrets",
+                                       "motcua-payments-secrets"}
+    assert sources("Deployment") == shared
 
 
 def test_migrate_names_a_setting_it_cannot_accept_and_changes_nothing(
@@ -132,3 +155,13 @@ def test_migrate_names_a_setting_it_cannot_accept_and_changes_nothing(
     assert "Traceback" not in err
     assert "secret-value-" not in err and OPERATOR["MOTCUA_OWNER_REF_KEY"] not in err
     assert list(tmp_path.glob("*.db")) == []
+
+
+def test_a_refused_setting_is_never_repeated_in_the_error(monkeypatch) -> None:
+    """A value put in the wrong variable may be a secret: the error names the setting
+    and what is wrong, never the value (it would otherwise end up in a log)."""
+    monkeypatch.setenv("MOTCUA_PAYMENTS_GATEWAY_TIMEOUT_S", "pa55word-meant-elsewhere")
+    with pytest.raises(ValidationError) as refused:
+        registry.load("payments").settings()
+    assert "gateway_timeout_s" in str(refused.value)
+    assert "pa55word" not in str(refused.value)

@@ -9,6 +9,7 @@ from ``deploy/Containerfile`` failed at ``motcua migrate`` ("Path doesn't exist"
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -31,14 +32,14 @@ def _head(migrations: Path) -> str | None:
     return ScriptDirectory.from_config(config).get_current_head()
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every service's wheel, built with uv and unpacked as an installer would."""
-    uv = os.environ.get("UV")
+def test_every_wheel_carries_the_migrations_where_the_service_looks(
+        tmp_path: Path) -> None:
+    """One test building every wheel (a fixture per module would build them once per
+    xdist worker)."""
+    uv = os.environ.get("UV") or shutil.which("uv")
     if not uv:
-        pytest.skip("needs uv (UV is set when the tests run through `uv run`)")
-    wheels = tmp_path_factory.mktemp("wheels")
-    site = tmp_path_factory.mktemp("site-packages")
+        pytest.skip("needs uv (the README's test command runs the tests through it)")
+    wheels, site = tmp_path / "wheels", tmp_path / "site-packages"
     for service in SERVICES:
         subprocess.run([uv, "build", "--wheel", "--package", f"motcua-{service}",
                         "--out-dir", str(wheels), "--quiet"], cwd=ROOT, check=True,
@@ -48,23 +49,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for wheel in built:
         with zipfile.ZipFile(wheel) as archive:
             archive.extractall(site)
-    return site
-
-
-@pytest.mark.parametrize("service", SERVICES)
-def test_a_wheel_carries_the_migrations_where_the_service_looks(installed: Path,
-                                                                service: str) -> None:
-    package = SERVICES[service]
-    source = ROOT / "services" / service / "migrations"
-    scripts = sorted(p.relative_to(source) for p in source.rglob("*")
-                     if p.is_file() and "__pycache__" not in p.parts)
-    inside = installed / package / "migrations"
-    assert scripts and sorted(p.relative_to(inside) for p in inside.rglob("*")
-                              if p.is_file()) == scripts
-    # The unpacked package, imported on its own, names that directory.
-    found = subprocess.run(
-        [sys.executable, "-c", f"import {package}; print({package}.migrations_dir())"],
-        env={**os.environ, "PYTHONPATH": str(installed)}, cwd=installed,
-        capture_output=True, text=True, check=True, timeout=60).stdout.strip()
-    assert Path(found) == inside
-    assert _head(inside) == _head(source) is not None
+    for service, package in SERVICES.items():
+        source = ROOT / "services" / service / "migrations"
+        scripts = sorted(p.relative_to(source) for p in source.rglob("*")
+                         if p.is_file() and "__pycache__" not in p.parts)
+        inside = site / package / "migrations"
+        assert scripts and sorted(p.relative_to(inside) for p in inside.rglob("*")
+                                  if p.is_file()) == scripts, service
+        # The unpacked package, imported on its own, names that directory.
+        found = subprocess.run(
+            [sys.executable, "-c", f"import {package}; print({package}.migrations_dir())"],
+            env={**os.environ, "PYTHONPATH": str(site)}, cwd=site,
+            capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+        assert Path(found) == inside, service
+        assert _head(inside) == _head(source) is not None, service

@@ -86,8 +86,20 @@ def test_production_needs_the_platform_not_the_simulator(left_out: str | None) -
         Settings(environment="production", owner_ref_key=KEY, **(given | {left_out: ""}))
 
 
-@pytest.mark.parametrize("secret", ["motcua-dev-secret", "short"])
+@pytest.mark.parametrize("secret", ["motcua-dev-secret", "short-secret"])
 def test_production_refuses_the_development_or_a_short_secret(secret: str) -> None:
-    with pytest.raises(ValueError, match="MOTCUA_PAYMENTS_GATEWAY_SECRET"):
+    with pytest.raises(ValueError, match="MOTCUA_PAYMENTS_GATEWAY_SECRET") as refused:
         Settings(environment="production", owner_ref_key=KEY,
                  **(PLATFORM | {"gateway_secret": secret}))
+    assert secret not in str(refused.value)
+
+
+def test_the_simulator_does_not_run_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    from motcua_payments.simulator.spec import SIMULATOR
+
+    assert SIMULATOR.available()
+    monkeypatch.setenv("MOTCUA_ENVIRONMENT", "production")
+    monkeypatch.setenv("MOTCUA_OWNER_REF_KEY", KEY)
+    assert not SIMULATOR.available()  # `motcua up` skips it
+    with pytest.raises(ValueError, match="development and tests only"):
+        SimulatorSettings()

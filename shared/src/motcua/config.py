@@ -32,7 +32,9 @@ _PROVINCE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 class MeshSettings(BaseSettings):
     """Settings shared by the whole mesh (``MOTCUA_*``)."""
 
-    model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore")
+    # A refused value is never repeated in the error (it may be a secret).
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("./var")

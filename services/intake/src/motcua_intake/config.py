@@ -38,6 +38,15 @@ class Settings(service_settings("intake")):  # type: ignore[misc]
     due_soon_hours: int = 24
 
     @model_validator(mode="after")
+    def _public_address_in_production(self) -> Settings:
+        # The default (this host) would be printed on every receipt's QR code.
+        if self.environment == "production" and (
+                "public_base_url" not in self.model_fields_set or not self.public_base_url):
+            raise ValueError("MOTCUA_INTAKE_PUBLIC_BASE_URL (where citizens reach the "
+                             "tracking page, printed on receipts) must be set in production")
+        return self
+
+    @model_validator(mode="after")
     def _at_own_port(self) -> Settings:
         if "public_base_url" not in self.model_fields_set:
             self.public_base_url = self.local_url(self.resolved_port())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from motcua.config import service_settings
+from motcua_payments.simulator.config import DEV_GATEWAY_SECRET
 
 _Base = service_settings("payments")
 
@@ -17,10 +18,6 @@ DEFAULT_EXEMPTIONS: dict[str, list[str]] = {
     "ethnic_minority_disadvantaged_area": ["fee"],
     "person_with_disability": ["fee"],
 }
-
-
-#: The simulator's checksum secret: public, refused in production.
-DEV_GATEWAY_SECRET = "motcua-dev-secret"
 
 
 class Settings(_Base):  # type: ignore[misc, valid-type]

@@ -6,6 +6,9 @@ from pydantic import Field, model_validator
 
 from motcua.config import DEFAULT_PORTS, service_settings
 
+#: The simulator's checksum secret: public, refused by payments in production.
+DEV_GATEWAY_SECRET = "motcua-dev-secret"
+
 _Base = service_settings("payments-simulator")
 
 #: Where ``motcua up`` runs the simulator (next to the services' 8101–8105).
@@ -17,7 +20,7 @@ class SimulatorSettings(_Base):  # type: ignore[misc, valid-type]
 
     port: int = SIMULATOR_PORT
     #: The checksum secret any partner code may use (development) …
-    secret: str = "motcua-dev-secret"
+    secret: str = DEV_GATEWAY_SECRET
     #: … unless partners are listed: partner code (MaDoiTac) → its secret.
     partners: dict[str, str] = Field(default_factory=dict)
     #: Where browsers reach it (by default this host at its port).
@@ -26,6 +29,13 @@ class SimulatorSettings(_Base):  # type: ignore[misc, valid-type]
     default_ipn_url: str = f"http://127.0.0.1:{DEFAULT_PORTS['payments']}/v1/gateway/ipn"
     #: Delays between IPN retries while the partner answers 5xx or cannot be reached.
     ipn_retry_delays_s: list[float] = [1.0, 5.0, 30.0, 120.0, 600.0]
+
+    @model_validator(mode="after")
+    def _not_in_production(self) -> SimulatorSettings:
+        if self.environment == "production":
+            raise ValueError("the payment platform simulator is for development and tests "
+                             "only (its secret is public)")
+        return self
 
     @model_validator(mode="after")
     def _at_configured_ports(self) -> SimulatorSettings:

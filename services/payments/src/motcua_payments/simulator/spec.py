@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from motcua_payments.simulator.app import create_app
 from motcua_payments.simulator.config import SimulatorSettings
 
@@ -20,6 +22,15 @@ class ExtraSpec:
     name: str
     settings: type[Any]
     create_app: Any
+
+    def available(self) -> bool:
+        """Whether it runs here: not in production, where its settings refuse it
+        (`motcua up` skips it there)."""
+        try:
+            self.settings()
+        except ValidationError:
+            return False
+        return True
 
 
 SIMULATOR = ExtraSpec("payments-simulator", SimulatorSettings, create_app)
