@@ -17,6 +17,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
+from motcua.auth import KeysUnavailable
 from motcua_identity.config import OidcProvider
 from motcua_identity.login.oidc import (
     ASSERTION_TYPE,
@@ -24,6 +25,7 @@ from motcua_identity.login.oidc import (
     OidcClient,
     ProviderRefused,
     ProviderUnavailable,
+    judge,
 )
 
 ISSUER = "https://vneid.fake"
@@ -42,6 +44,7 @@ class FakeProvider:
         self.id_token = ""
         self.token_requests: list[httpx.Request] = []
         self.token_status = 200
+        self.jwks_status = 200
 
     def sign(self, header: dict | None = None, key: Any = None, **claims: Any) -> str:
         now = int(time.time())
@@ -58,6 +61,8 @@ class FakeProvider:
                     "issuer": ISSUER, "authorization_endpoint": f"{ISSUER}/authorize",
                     "token_endpoint": f"{ISSUER}/token", "jwks_uri": f"{ISSUER}/jwks"})
             if path == "/jwks":
+                if self.jwks_status != 200:
+                    return httpx.Response(self.jwks_status)
                 return httpx.Response(200, json=KeySet([self.key]).as_dict(private=False))
             if path == "/token":
                 self.token_requests.append(request)
@@ -118,6 +123,38 @@ class TestIdToken:
         for token in tokens:
             with pytest.raises(IdTokenInvalid):
                 await client.id_token_claims(token, nonce=NONCE)
+
+
+class TestKeysOutOfReach:
+    """The provider's key set unreachable is the provider failing (the guard counts it,
+    docs/identity.md), not a token we refuse."""
+
+    async def test_no_keys_cached(self, client, fake) -> None:
+        fake.jwks_status = 503
+        with pytest.raises(KeysUnavailable) as refused:
+            await client.id_token_claims(fake.sign(), nonce=NONCE)
+        assert judge(refused.value) is True
+
+    async def test_a_new_key_while_the_key_set_is_down(self, client, fake) -> None:
+        await client.id_token_claims(fake.sign(), nonce=NONCE)  # keys cached
+        fake.key = RSAKey.generate_key(2048, parameters={"alg": "RS256"}, private=True,
+                                       auto_kid=True)  # the provider rotated its key
+        fake.jwks_status = 503
+        keys = client._jwks
+        keys._clock = lambda: time.monotonic() + 60  # past the refetch limit
+        with pytest.raises(ProviderUnavailable) as failed:
+            await client.id_token_claims(fake.sign(), nonce=NONCE)
+        assert judge(failed.value) is True
+        fake.jwks_status = 200
+        keys._clock = lambda: time.monotonic() + 120
+        assert (await client.id_token_claims(fake.sign(), nonce=NONCE))["sub"] == "s-1"
+
+    async def test_an_unknown_key_with_the_key_set_up_is_refused(self, client, fake) -> None:
+        await client.id_token_claims(fake.sign(), nonce=NONCE)
+        client._jwks._clock = lambda: time.monotonic() + 60
+        with pytest.raises(IdTokenInvalid) as refused:
+            await client.id_token_claims(fake.sign(header={"kid": "unknown"}), nonce=NONCE)
+        assert judge(refused.value) is False
 
 
 class TestTokenRequest:

@@ -215,7 +215,8 @@ class JwksSource:
     Refetched when older than ``max_age_s``, and when a token names an unknown ``kid``
     (a key rotated in) — but at most once per ``min_refresh_s``, so a flood of tokens
     with made-up ``kid`` values cannot turn into a flood of fetches. When a fetch fails
-    the cached keys keep serving.
+    the cached keys keep serving, and ``last_fetch_failed`` says so (a key not found
+    then may exist at the issuer).
     """
 
     def __init__(self, url: str, *, max_age_s: float = 3600.0, min_refresh_s: float = 30.0,
@@ -232,6 +233,7 @@ class JwksSource:
         self._attempted_at = float("-inf")
         self._lock = asyncio.Lock()
         self.fetches = 0
+        self.last_fetch_failed = False
 
     async def get(self, kid: str) -> Key | None:
         """The key with ``kid``, refreshing the cache when stale or when ``kid`` is new."""
@@ -269,12 +271,14 @@ class JwksSource:
                     keys = KeySet.import_key_set(response.json())
             except Exception as exc:
                 log.warning("jwks_fetch_failed", url=self.url, error_type=type(exc).__name__)
+                self.last_fetch_failed = True
                 if self._keys is None:
                     raise KeysUnavailable("the signing keys could not be fetched",
                                           retry_after=5) from exc
                 return
             self._keys = keys
             self._fetched_at = now
+            self.last_fetch_failed = False
 
 
 def _find(keys: KeySet | None, kid: str) -> Key | None:

@@ -234,6 +234,9 @@ class OidcClient:
             keys = await self._jwks.key_set()
             key = keys.keys[0] if len(keys.keys) == 1 else None
         if key is None:
+            if self._jwks.last_fetch_failed:
+                # The provider's key set could not be fetched: the key may well exist.
+                raise ProviderUnavailable("the provider's signing keys could not be fetched")
             raise IdTokenInvalid("unknown signing key")
         try:
             claims = jwt.decode(id_token, key, algorithms=algorithms).claims
