@@ -112,29 +112,55 @@ def test_the_image_runs_its_programs_where_it_built_them() -> None:
     assert copy[2] == f"{workdir}/.venv" == copy[3], copy
 
 
+#: What each Kubernetes Secret holds (deploy/kubernetes/motcua.yaml's comments).
+SECRETS = {"motcua-secrets": {"MOTCUA_OWNER_REF_KEY"},
+           "motcua-identity-bridge-secrets": OWN_SECRETS["identity-bridge"],
+           "motcua-payments-secrets": OWN_SECRETS["payments"]}
+
+
 def test_kubernetes_gives_every_service_settings_it_accepts(monkeypatch) -> None:
-    documents = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "motcua.yaml").read_text()))
-    [config] = [d for d in documents if d and d["kind"] == "ConfigMap"]
+    documents = [d for d in yaml.safe_load_all(
+        (DEPLOY / "kubernetes" / "motcua.yaml").read_text()) if d]
+    [config] = [d for d in documents if d["kind"] == "ConfigMap"]
     data = {k: str(v) for k, v in config["data"].items()}
     # Left for the operator to set: until then the services that need them refuse.
     assert {k for k, v in data.items() if v == ""} == CONFIG_MAP_BLANKS
     for blank in CONFIG_MAP_BLANKS:
         with pytest.raises(ValidationError):
             _settings_of_every_service(data | OPERATOR | {blank: ""}, monkeypatch)
-    supplied = data | OPERATOR  # motcua-secrets and the ConfigMap's blanks set
-    settings = _settings_of_every_service(supplied, monkeypatch)
-    assert {s.environment for s in settings.values()} == {"production"}
-    # The Job reads every service's settings: it gets every Secret. The one Deployment
-    # written out (intake) gets the shared one only.
-    def sources(kind: str) -> set[str]:
-        [doc] = [d for d in documents if d and d["kind"] == kind]
-        [container] = doc["spec"]["template"]["spec"]["containers"]
-        return {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
+    set_by_operator = data | {k: OPERATOR[k] for k in CONFIG_MAP_BLANKS}
 
-    shared = {"motcua", "motcua-databases", "motcua-secrets"}
-    assert sources("Job") == shared | {"motcua-identity-bridge-secrets",
-                                       "motcua-payments-secrets"}
-    assert sources("Deployment") == shared
+    def environment(doc: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
+        [container] = doc["spec"]["template"]["spec"]["containers"]
+        names = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
+        assert {"motcua", "motcua-databases"} <= names
+        secrets = set().union(*(SECRETS[n] for n in names if n in SECRETS))
+        given = set_by_operator | {k: v for k, v in OPERATOR.items() if k in secrets}
+        # motcua-databases: each service's own URL (the default would be SQLite).
+        return given, secrets
+
+    # The Job reads every service's settings: it gets every Secret.
+    [job] = [d for d in documents if d["kind"] == "Job"]
+    given, secrets = environment(job)
+    assert secrets == set().union(*SECRETS.values())
+    assert set(_settings_of_every_service(given, monkeypatch)) == set(registry.discover())
+    # One Deployment and Service per service, each with only its own secrets.
+    deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    services = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Service"}
+    assert set(deployments) == set(services) == set(registry.discover())
+    for name, doc in deployments.items():
+        given, secrets = environment(doc)
+        others = set().union(*(v for k, v in OWN_SECRETS.items() if k != name))
+        assert not others & secrets, f"{name} gets another service's secret"
+        settings = _settings_of_every_service(given, monkeypatch, only=name)[name]
+        assert settings.environment == "production"
+        [container] = doc["spec"]["template"]["spec"]["containers"]
+        port = settings.resolved_port()
+        assert container["args"] == ["serve", name]
+        assert container["ports"] == [{"containerPort": port}]
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
+        assert services[name]["spec"]["ports"] == [{"port": port, "targetPort": port}]
 
 
 def test_migrate_names_a_setting_it_cannot_accept_and_changes_nothing(
