@@ -4,21 +4,14 @@ another route's."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 from fastapi.routing import APIRoute
 
 from motcua_intake.dossiers.router import router as dossiers_router
+from tests.bench import bench_module
 
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "floor_app.py"
-_SPEC = importlib.util.spec_from_file_location("bench_floor_app", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-floor_app = importlib.util.module_from_spec(_SPEC)
-sys.modules["bench_floor_app"] = floor_app
-_SPEC.loader.exec_module(floor_app)
+floor_app = bench_module("floor_app")
 
 
 def _route(router: Any, path: str) -> APIRoute:

@@ -7,25 +7,18 @@ answers uvicorn would not give (chunked, closed mid-answer, garbage, silence).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import socket
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 
 from motcua.testing import wait_for
+from tests.bench import bench_module
 
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "http1.py"
-_SPEC = importlib.util.spec_from_file_location("bench_http1", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-http1 = importlib.util.module_from_spec(_SPEC)
-sys.modules["bench_http1"] = http1
-_SPEC.loader.exec_module(http1)
+http1 = bench_module("http1")
 
 
 def _free_port() -> int:

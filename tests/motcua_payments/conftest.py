@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from motcua.auth import owner_ref
-from motcua.contracts.intake import DossierReceivedV1, FeeLine
+from motcua.contracts.intake import DossierReceivedV1, DossierWithdrawnV1, FeeLine
 from motcua.events import Envelope, EventData
 from motcua.ids import new_id
 from motcua.testing import Mesh, RunningService, wait_for
@@ -188,6 +188,16 @@ class Payments:
             owner_ref=self.owner_ref(owner_pid) if owner_pid else None,
             exemptions_claimed=exemptions or [], fee_lines=fee_lines), key=dossier_code)
         return await self.assessment(dossier_code)
+
+    async def withdraw(self, dossier_code: str, *, agency: str | None = None,
+                       reason: str | None = None) -> None:
+        """Publish DossierWithdrawnV1 as intake would."""
+        from motcua.db import utcnow
+
+        await self.publish(DossierWithdrawnV1(
+            dossier_code=dossier_code, agency_code=agency or self.agency,
+            procedure_code="1.001193", status=7, occurred_at=utcnow(), reason=reason),
+            key=dossier_code)
 
     async def assessment(self, dossier_code: str) -> dict[str, Any]:
         """The assessment, once it exists (read as a reader service)."""

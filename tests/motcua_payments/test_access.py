@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from motcua.auth import access_of, api_routes, owner_ref, undeclared_routes
-from motcua.contracts.intake import DossierReceivedV1, DossierWithdrawnV1
+from motcua.contracts.intake import DossierReceivedV1
 from motcua.db import utcnow
 from motcua.testing import wait_for
 from motcua_payments.fees.models import Assessment
@@ -295,9 +295,7 @@ class TestOfficers:
         dossier = f"{b}-261122-0002"
         await payments.receive(dossier, agency=b)
         await _counter(payments, dossier, mint.officer(b, "receptionist"))
-        await payments.publish(DossierWithdrawnV1(
-            dossier_code=dossier, agency_code=b, procedure_code="1.001193", status=7,
-            occurred_at=utcnow()), key=dossier)
+        await payments.withdraw(dossier, agency=b)
         reader_b = mint.officer(b, "processor")
 
         async def owed() -> list[dict[str, Any]]:

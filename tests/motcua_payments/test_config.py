@@ -103,3 +103,15 @@ def test_the_simulator_does_not_run_in_production(monkeypatch: pytest.MonkeyPatc
     assert not SIMULATOR.available()  # `motcua up` skips it
     with pytest.raises(ValueError, match="development and tests only"):
         SimulatorSettings()
+
+
+def test_the_simulator_misconfigured_is_said_not_skipped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only production makes `motcua up` skip it; a setting it refuses otherwise is told."""
+    from pydantic import ValidationError
+
+    from motcua_payments.simulator.spec import SIMULATOR
+
+    monkeypatch.setenv("MOTCUA_PAYMENTS_SIMULATOR_PORT", "not-a-port")
+    with pytest.raises(ValidationError, match="port"):
+        SIMULATOR.available()

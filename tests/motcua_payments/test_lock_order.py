@@ -12,8 +12,6 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from motcua.contracts.intake import DossierWithdrawnV1
-from motcua.db import utcnow
 from motcua.testing import wait_for
 from tests.motcua_payments.conftest import Payments
 from tests.motcua_payments.test_callbacks import request_payment
@@ -53,9 +51,7 @@ async def test_a_settlement_and_a_withdrawal_at_once_do_not_deadlock(
                            json={"outcome": "paid", "notify": True})
         await asyncio.wait_for(locked.wait(), 30)
         # … while the dossier is withdrawn: the release waits for a lock the settlement holds.
-        await payments.publish(DossierWithdrawnV1(
-            dossier_code=dossier, agency_code=payments.agency, procedure_code="1.001193",
-            status=7, occurred_at=utcnow()), key=dossier)
+        await payments.withdraw(dossier)
         await wait_for(lambda: lock_waiters(payments), what="the release waiting for a lock")
     finally:
         go.set()

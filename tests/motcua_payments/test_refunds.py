@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from motcua.contracts.intake import DossierRefusedV1, DossierWithdrawnV1
+from motcua.contracts.intake import DossierRefusedV1
 from motcua.db import utcnow
 from motcua.testing import wait_for
 from tests.e2e.helpers import stream_messages
@@ -41,9 +41,7 @@ class TestRefunds:
         assessment = await payments.assessment(dossier)
         assert assessment["status"] == "settled" and assessment["paid_online"] is False
 
-        await payments.publish(DossierWithdrawnV1(
-            dossier_code=dossier, agency_code=_agency(payments), procedure_code="1.001193",
-            status=7, occurred_at=utcnow(), reason="không còn nhu cầu"), key=dossier)
+        await payments.withdraw(dossier, reason="không còn nhu cầu")
 
         async def owed() -> list[dict]:
             return await refunds_of(payments, dossier)
@@ -102,9 +100,7 @@ class TestRefunds:
 
         # Withdrawn while a payment request is open: it is cancelled and nothing is owed …
         late = await request_payment(payments, pending)
-        await payments.publish(DossierWithdrawnV1(
-            dossier_code=pending, agency_code=_agency(payments), procedure_code="1.001193",
-            status=7, occurred_at=utcnow()), key=pending)
+        await payments.withdraw(pending)
 
         async def cancelled() -> bool:
             r = await payments.client.get(f"/v1/payments/{late['reference']}",

@@ -17,7 +17,6 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from motcua.contracts.intake import DossierWithdrawnV1
 from motcua.db import utcnow
 from motcua.testing import wait_for
 from motcua_payments.payments import service
@@ -207,9 +206,7 @@ class TestInitOutsideTransactions:
         await payments.receive(dossier)
         hold, asking = await held_init(payments, dossier)
         try:
-            await payments.publish(DossierWithdrawnV1(
-                dossier_code=dossier, agency_code=payments.agency, procedure_code="1.001193",
-                status=7, occurred_at=utcnow()), key=dossier)
+            await payments.withdraw(dossier)
 
             async def released() -> bool:
                 return (await payments.assessment(dossier))["status"] == "released"
@@ -260,9 +257,7 @@ async def test_a_release_racing_the_confirmation_cancels_the_confirmed_payment(
         "/v1/payments", json={"dossier_code": dossier}, headers=payments.owner))
     try:
         await asyncio.wait_for(confirming.wait(), 30)
-        await payments.publish(DossierWithdrawnV1(
-            dossier_code=dossier, agency_code=payments.agency, procedure_code="1.001193",
-            status=7, occurred_at=utcnow()), key=dossier)
+        await payments.withdraw(dossier)
         await wait_for(lambda: lock_waiters(payments), what="the release waiting for the row")
     finally:
         go.set()

@@ -36,6 +36,7 @@ from typing import Literal
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from motcua.errors import Problem
 from motcua.logging import get_logger
 
 log = get_logger("motcua.guard")
@@ -52,6 +53,14 @@ class CallRefused(Exception):
         self.guard = guard
         self.reason = reason
         self.retry_after_s = retry_after_s
+
+    def problem(self, busy: type[Problem], paused: type[Problem], *,
+                nothing_done: str) -> Problem:
+        """The service's answer to this refusal: its ``busy`` or ``paused`` problem (503),
+        saying what was not done (``"Nothing was asked"``), with Retry-After."""
+        kind = busy if self.reason == "busy" else paused
+        return kind(f"{self}. {nothing_done}; retry after the delay given.",
+                    retry_after=self.retry_after_s)
 
 
 class CallGuard:

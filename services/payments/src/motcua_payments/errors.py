@@ -68,9 +68,7 @@ def gateway_problem(exc: GatewayError) -> Problem:
     the guard refused it (nothing was sent; ``motcua_payments.gateway.guarded``), 502
     ``gateway.rejected`` when the platform refused it, else 502 ``gateway.unavailable``."""
     if isinstance(exc, GatewayShed):
-        kind = GatewayBusy if exc.reason == "busy" else GatewayPaused
-        return kind(f"{exc}. Nothing was sent; retry after the delay given.",
-                    retry_after=exc.retry_after_s)
+        return exc.refused.problem(GatewayBusy, GatewayPaused, nothing_done="Nothing was sent")
     return (GatewayRejected if exc.rejected else GatewayUnavailable)(str(exc))
 
 

@@ -119,9 +119,8 @@ class OidcClient:
         try:
             return self.guard.call()
         except CallRefused as exc:
-            kind = ProviderBusy if exc.reason == "busy" else ProviderPaused
-            raise kind(f"{exc}. Nothing was asked; retry after the delay given.",
-                       retry_after=exc.retry_after_s) from exc
+            raise exc.problem(ProviderBusy, ProviderPaused,
+                              nothing_done="Nothing was asked") from exc
 
     async def metadata(self, *, refresh: bool = True) -> dict[str, Any]:
         """The provider's discovery document (cached for an hour; with ``refresh`` False,

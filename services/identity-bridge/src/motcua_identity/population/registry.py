@@ -165,9 +165,8 @@ class GuardedPopulationRegistry:
         try:
             call = self.guard.call()
         except CallRefused as exc:
-            kind = PopulationBusy if exc.reason == "busy" else PopulationPaused
-            raise kind(f"{exc}. Nothing was asked; retry after the delay given.",
-                       retry_after=exc.retry_after_s) from exc
+            raise exc.problem(PopulationBusy, PopulationPaused,
+                              nothing_done="Nothing was asked") from exc
         async with call:
             return await self.inner.find(personal_id, purpose=purpose,
                                          dossier_code=dossier_code)

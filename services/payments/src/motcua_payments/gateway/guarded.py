@@ -37,8 +37,8 @@ class GatewayShed(GatewayError):
 
     def __init__(self, refused: CallRefused) -> None:
         super().__init__(str(refused))
+        self.refused = refused
         self.reason = refused.reason
-        self.retry_after_s = refused.retry_after_s
 
 
 def judge(exc: BaseException) -> bool | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, ColumnElement, ForeignKey, Index, String, Text, and_, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from motcua.db import UtcDateTime
@@ -66,11 +67,17 @@ class Payment(Base):
         """Paid through a gateway (the only kind that counts as online payment)."""
         return self.method == "gateway"
 
-    @property
+    @hybrid_property
     def unsent(self) -> bool:
         """An online request written but not yet confirmed by the gateway's answer to its
-        INIT: no URL, no event (``payments.service.start_online``)."""
+        INIT: no URL, no event (``payments.service.start_online``). Also a SQL condition
+        (``where(Payment.unsent)``)."""
         return self.online and self.status == PENDING and self.payment_url is None
+
+    @unsent.inplace.expression
+    @classmethod
+    def _unsent_condition(cls) -> ColumnElement[bool]:
+        return and_(cls.method == "gateway", cls.status == PENDING, cls.payment_url.is_(None))
 
     def settle(self, *, transaction_id: str | None, paid_at: datetime, via: str,
                at: datetime) -> None:

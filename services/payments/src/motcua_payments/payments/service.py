@@ -196,9 +196,7 @@ def _pending_of(assessment_id: str) -> Select[tuple[Payment]]:
 async def _discard(session: AsyncSession, *where: Any) -> int:
     """Delete the unsent payments that match ``where`` (nothing else refers to one and no
     event named it); how many."""
-    result = await session.execute(delete(Payment).where(
-        Payment.method == "gateway", Payment.status == PENDING,
-        Payment.payment_url.is_(None), *where))
+    result = await session.execute(delete(Payment).where(Payment.unsent, *where))
     return result.rowcount
 
 

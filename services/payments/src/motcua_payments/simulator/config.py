@@ -9,6 +9,10 @@ from motcua.config import DEFAULT_PORTS, service_settings
 #: The simulator's checksum secret: public, refused by payments in production.
 DEV_GATEWAY_SECRET = "motcua-dev-secret"
 
+
+class NotForProduction(ValueError):
+    """The simulator refuses to run in production."""
+
 _Base = service_settings("payments-simulator")
 
 #: Where ``motcua up`` runs the simulator (next to the services' 8101–8105).
@@ -33,8 +37,8 @@ class SimulatorSettings(_Base):  # type: ignore[misc, valid-type]
     @model_validator(mode="after")
     def _not_in_production(self) -> SimulatorSettings:
         if self.environment == "production":
-            raise ValueError("the payment platform simulator is for development and tests "
-                             "only (its secret is public)")
+            raise NotForProduction("the payment platform simulator is for development and "
+                                   "tests only (its secret is public)")
         return self
 
     @model_validator(mode="after")
